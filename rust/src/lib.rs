@@ -4,5 +4,6 @@
 //! arguments and call [`plugin::Plugin`]. Everything else is plain Rust, testable with `cargo test`.
 
 pub mod bridge;
+pub mod delivery;
 pub mod event;
 pub mod plugin;

@@ -1,0 +1,219 @@
+//! Request bodies for webhook and chat destinations, and the webhook signature.
+//!
+//! # Webhook body, schema `herald.webhook/1`
+//!
+//! A UTF-8 JSON object:
+//!
+//! - `schema`: `"herald.webhook/1"`. A change that removes or retypes a field gets a new
+//!   number; new fields may be added within version 1.
+//! - `event_id`: the same for every delivery of one notification, so receivers can drop
+//!   duplicates. Stage events: `pipeline/counter/stage/counter/state`. Agent events: what the
+//!   agent event type defines.
+//! - `type`: `"stage-status"` or `"agent-status"`.
+//! - `kinds`: the rule kinds the event has, e.g. `["failed", "broken"]`.
+//! - `stage_url`: link to the stage page in GoCD, or null when no site URL is known (stage
+//!   events only).
+//! - `event`: the typed event as the plugin parsed it.
+//! - `gocd`: the body GoCD sent, unchanged (or a string when it was not JSON).
+//!
+//! # Signature
+//!
+//! When the destination has a secret, the request carries the header
+//! `X-Herald-Signature-256: sha256=<hex>`, where `<hex>` is the lowercase hex HMAC-SHA256 of
+//! the exact request body bytes with the secret (UTF-8) as key. Receivers compute the same
+//! value over the raw body and compare in constant time. Every request also carries
+//! `X-Herald-Event-Id`.
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use super::rules::EventKind;
+use crate::event::{StageEvent, StageResult};
+
+/// Header with the HMAC-SHA256 signature of the body.
+pub const SIGNATURE_HEADER: &str = "X-Herald-Signature-256";
+/// Header with the event id.
+pub const EVENT_ID_HEADER: &str = "X-Herald-Event-Id";
+pub const WEBHOOK_SCHEMA: &str = "herald.webhook/1";
+
+/// An agent-status event as delivery needs it. The protocol layer's agent event type
+/// implements this, so delivery does not depend on how that type is parsed.
+pub trait AgentView {
+    /// Id that stays the same for every delivery of this notification.
+    fn event_id(&self) -> String;
+    fn host_name(&self) -> &str;
+    fn uuid(&self) -> &str;
+    fn agent_state(&self) -> &str;
+    fn build_state(&self) -> &str;
+    fn agent_config_state(&self) -> &str;
+    /// The typed event, serialized for the webhook body's `event` field.
+    fn to_json(&self) -> Value;
+}
+
+/// Returns `sha256=<lowercase hex>` of the HMAC-SHA256 of `body` keyed with `secret`.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
+    mac.update(body);
+    let digest = mac.finalize().into_bytes();
+    let mut signature = String::from("sha256=");
+    for byte in digest {
+        signature.push_str(&format!("{byte:02x}"));
+    }
+    signature
+}
+
+/// Returns the link to the stage page: `<site_url>/go/pipelines/<pipeline>/<counter>/<stage>/<counter>`.
+pub fn stage_url(site_url: &str, event: &StageEvent) -> String {
+    format!(
+        "{}/go/pipelines/{}/{}/{}/{}",
+        site_url.trim_end_matches('/'),
+        encode_path_segment(&event.pipeline.name),
+        event.pipeline.counter,
+        encode_path_segment(&event.stage.name),
+        event.stage.counter
+    )
+}
+
+fn encode_path_segment(segment: &str) -> String {
+    let mut encoded = String::new();
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+fn original_body(raw_body: &[u8]) -> Value {
+    serde_json::from_slice(raw_body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(raw_body).into_owned()))
+}
+
+fn kind_names(kinds: &[EventKind]) -> Vec<&'static str> {
+    kinds.iter().map(|kind| kind.as_str()).collect()
+}
+
+/// Builds the webhook body of a stage event.
+pub fn stage_webhook_body(
+    event: &StageEvent,
+    kinds: &[EventKind],
+    site_url: Option<&str>,
+    raw_body: &[u8],
+) -> String {
+    let body = json!({
+        "schema": WEBHOOK_SCHEMA,
+        "event_id": event.event_id(),
+        "type": "stage-status",
+        "kinds": kind_names(kinds),
+        "stage_url": site_url.map(|url| stage_url(url, event)),
+        "event": event,
+        "gocd": original_body(raw_body),
+    });
+    body.to_string()
+}
+
+/// Builds the webhook body of an agent event.
+pub fn agent_webhook_body(event: &dyn AgentView, raw_body: &[u8]) -> String {
+    let body = json!({
+        "schema": WEBHOOK_SCHEMA,
+        "event_id": event.event_id(),
+        "type": "agent-status",
+        "kinds": [EventKind::Agent.as_str()],
+        "event": event.to_json(),
+        "gocd": original_body(raw_body),
+    });
+    body.to_string()
+}
+
+/// Escapes the three characters that Slack mrkdwn treats as markup.
+pub fn escape_mrkdwn(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Builds the Slack-compatible incoming webhook body (`{"text": ...}`) of a stage event.
+pub fn stage_chat_body(event: &StageEvent, kinds: &[EventKind], site_url: Option<&str>) -> String {
+    let title = format!(
+        "{}/{}/{}/{}",
+        event.pipeline.name, event.pipeline.counter, event.stage.name, event.stage.counter
+    );
+    let title = match site_url {
+        Some(url) => format!("<{}|{}>", stage_url(url, event), escape_mrkdwn(&title)),
+        None => escape_mrkdwn(&title),
+    };
+
+    let mut lines = vec![format!("Stage *{title}* {}", headline(kinds))];
+    lines.push(format!("Triggered by: {}", describe_trigger(event)));
+    let failed_jobs: Vec<String> = event
+        .jobs
+        .iter()
+        .filter(|job| job.result == StageResult::Failed)
+        .map(|job| escape_mrkdwn(&job.name))
+        .collect();
+    if !failed_jobs.is_empty() {
+        lines.push(format!("Failed jobs: {}", failed_jobs.join(", ")));
+    }
+
+    json!({ "text": lines.join("\n") }).to_string()
+}
+
+/// Builds the Slack-compatible incoming webhook body of an agent event.
+pub fn agent_chat_body(event: &dyn AgentView) -> String {
+    let text = format!(
+        "Agent *{}* ({}): {}, build state {}, config state {}",
+        escape_mrkdwn(event.host_name()),
+        escape_mrkdwn(event.uuid()),
+        escape_mrkdwn(event.agent_state()),
+        escape_mrkdwn(event.build_state()),
+        escape_mrkdwn(event.agent_config_state()),
+    );
+    json!({ "text": text }).to_string()
+}
+
+fn headline(kinds: &[EventKind]) -> &'static str {
+    if kinds.contains(&EventKind::Broken) {
+        "is broken: it failed after passing"
+    } else if kinds.contains(&EventKind::Fixed) {
+        "is fixed: it passed after failing"
+    } else if kinds.contains(&EventKind::Failed) {
+        "failed"
+    } else if kinds.contains(&EventKind::Passed) {
+        "passed"
+    } else if kinds.contains(&EventKind::Cancelled) {
+        "was cancelled"
+    } else if kinds.contains(&EventKind::Building) {
+        "is building"
+    } else {
+        "changed state"
+    }
+}
+
+fn describe_trigger(event: &StageEvent) -> String {
+    match event.stage.approved_by.as_deref() {
+        Some("changes") => {
+            let changed: Vec<String> = event
+                .build_cause
+                .iter()
+                .filter(|material| material.changed)
+                .filter_map(|material| {
+                    let revision = material.modifications.first()?.revision.as_str();
+                    let short: String = revision.chars().take(12).collect();
+                    Some(format!("{} {}", material.material_type, short))
+                })
+                .collect();
+            if changed.is_empty() {
+                "changes".to_string()
+            } else {
+                format!("changes ({})", escape_mrkdwn(&changed.join(", ")))
+            }
+        }
+        Some("timer") => "timer".to_string(),
+        Some(user) if !user.is_empty() => escape_mrkdwn(user),
+        _ => "unknown".to_string(),
+    }
+}

@@ -1,0 +1,271 @@
+//! One sender thread per destination: delivers its queued requests oldest first, retrying with
+//! exponential backoff and jitter, and keeps the health that `stage-status` answers report.
+//!
+//! A destination delivers strictly in acceptance order and the next request waits until the
+//! current one succeeds or is given up, so events of one pipeline stage arrive in the order
+//! GoCD sent them. Every answer other than 2xx is retried (a 4xx usually means a URL or secret
+//! to fix, and dropping the event would lose it) until the event is older than the maximum age.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+use super::config::{Config, Destination};
+use super::payload::{sign, EVENT_ID_HEADER, SIGNATURE_HEADER};
+use super::store::{Entry, EntryRef, Store};
+
+/// Largest response body read from a destination; the rest is ignored.
+const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+
+/// Failure state of one destination, as status messages report it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    /// Failed attempts since the last success.
+    pub consecutive_failures: u32,
+    /// Never contains the URL or the secret.
+    pub last_error: Option<String>,
+}
+
+/// The queue and health of one destination, shared by `accept`, the sender and `status`.
+pub struct DestinationState {
+    pub destination: Destination,
+    pub pending: Mutex<VecDeque<EntryRef>>,
+    pub wake: Condvar,
+    pub health: Mutex<Health>,
+}
+
+impl DestinationState {
+    pub fn new(destination: Destination, pending: VecDeque<EntryRef>) -> Self {
+        DestinationState {
+            destination,
+            pending: Mutex::new(pending),
+            wake: Condvar::new(),
+            health: Mutex::new(Health::default()),
+        }
+    }
+
+    /// Wakes the sender; taking the lock first means no wake-up falls between its check and
+    /// its wait.
+    pub fn notify(&self) {
+        let _guard = self.pending.lock().unwrap();
+        self.wake.notify_all();
+    }
+}
+
+/// What a sender needs besides its destination.
+pub struct SenderContext {
+    pub store: Arc<Store>,
+    pub agent: ureq::Agent,
+    pub stopping: Arc<AtomicBool>,
+    pub max_event_age: Duration,
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+}
+
+/// Builds the HTTP agent: per-attempt timeout, optional proxy and CA bundle, and status codes
+/// returned as responses rather than errors.
+pub fn build_agent(config: &Config) -> Result<ureq::Agent, String> {
+    let proxy = match &config.proxy_url {
+        Some(url) => Some(ureq::Proxy::new(url).map_err(|_| "invalid proxy URL".to_string())?),
+        None => ureq::Proxy::try_from_env(),
+    };
+
+    let mut tls = TlsConfig::builder();
+    if let Some(pem) = &config.ca_bundle {
+        let certificates = parse_ca_bundle(pem)?;
+        tls = tls.root_certs(RootCerts::new_with_certs(&certificates));
+    }
+
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(config.request_timeout))
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .user_agent(format!("herald/{}", crate::plugin::CORE_VERSION))
+        .proxy(proxy)
+        .tls_config(tls.build())
+        .build()
+        .new_agent();
+    Ok(agent)
+}
+
+/// Parses PEM text into certificates, failing when it holds none.
+pub fn parse_ca_bundle(pem: &str) -> Result<Vec<Certificate<'static>>, String> {
+    let mut certificates = Vec::new();
+    for item in ureq::tls::parse_pem(pem.as_bytes()) {
+        match item {
+            Ok(PemItem::Certificate(certificate)) => certificates.push(certificate),
+            Ok(_) => {}
+            Err(error) => return Err(format!("invalid PEM in the CA bundle: {error}")),
+        }
+    }
+    if certificates.is_empty() {
+        return Err("the CA bundle contains no \"BEGIN CERTIFICATE\" block".to_string());
+    }
+    Ok(certificates)
+}
+
+/// Runs until `stopping` is set: delivers the destination's queue, oldest first.
+pub fn run(state: Arc<DestinationState>, context: SenderContext) {
+    let name = state.destination.name.clone();
+    log::info!("Sender for destination {name} started");
+
+    while let Some(entry_ref) = next_entry(&state, &context.stopping) {
+        let entry = match context.store.read(&entry_ref) {
+            Ok(entry) => entry,
+            Err(reason) => {
+                context.store.quarantine_entry(&name, &entry_ref, &reason);
+                pop_front(&state, &entry_ref);
+                continue;
+            }
+        };
+
+        if is_too_old(&entry, context.max_event_age) {
+            log::error!(
+                "Giving up event {} for destination {name}: not delivered within {} hours. Last error: {}",
+                entry.event_id,
+                context.max_event_age.as_secs() / 3600,
+                state.health.lock().unwrap().last_error.as_deref().unwrap_or("none")
+            );
+            context.store.remove(&entry_ref);
+            pop_front(&state, &entry_ref);
+            continue;
+        }
+
+        match attempt(&context.agent, &state.destination, &entry) {
+            Ok(()) => {
+                context.store.remove(&entry_ref);
+                pop_front(&state, &entry_ref);
+                record_success(&state);
+            }
+            Err(error) => {
+                let failures = record_failure(&state, &error);
+                let delay = backoff(failures, context.retry_min, context.retry_max);
+                // Logged on the 1st, 2nd, 4th, 8th... failure in a row, so a long outage does
+                // not flood the log.
+                if failures.is_power_of_two() {
+                    log::warn!(
+                        "Delivery of event {} to destination {name} failed ({error}); failed {failures} times in a row, next attempt in {:.1} s",
+                        entry.event_id,
+                        delay.as_secs_f64()
+                    );
+                }
+                wait_or_stop(&state, &context.stopping, delay);
+            }
+        }
+    }
+
+    log::info!("Sender for destination {name} stopped");
+}
+
+fn next_entry(state: &DestinationState, stopping: &AtomicBool) -> Option<EntryRef> {
+    let mut pending = state.pending.lock().unwrap();
+    loop {
+        if stopping.load(Ordering::SeqCst) {
+            return None;
+        }
+        if let Some(front) = pending.front() {
+            return Some(front.clone());
+        }
+        pending = state.wake.wait(pending).unwrap();
+    }
+}
+
+fn pop_front(state: &DestinationState, entry_ref: &EntryRef) {
+    let mut pending = state.pending.lock().unwrap();
+    if pending.front() == Some(entry_ref) {
+        pending.pop_front();
+    }
+}
+
+fn wait_or_stop(state: &DestinationState, stopping: &AtomicBool, delay: Duration) {
+    let deadline = Instant::now() + delay;
+    let mut pending = state.pending.lock().unwrap();
+    while !stopping.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now >= deadline {
+            return;
+        }
+        pending = state.wake.wait_timeout(pending, deadline - now).unwrap().0;
+    }
+}
+
+fn is_too_old(entry: &Entry, max_age: Duration) -> bool {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    now_ms.saturating_sub(entry.accepted_at_ms) > max_age.as_millis() as u64
+}
+
+fn record_success(state: &DestinationState) {
+    let mut health = state.health.lock().unwrap();
+    if health.consecutive_failures > 0 {
+        log::info!(
+            "Destination {} recovered after {} failed attempts",
+            state.destination.name,
+            health.consecutive_failures
+        );
+    }
+    *health = Health::default();
+}
+
+fn record_failure(state: &DestinationState, error: &str) -> u32 {
+    let mut health = state.health.lock().unwrap();
+    health.consecutive_failures = health.consecutive_failures.saturating_add(1);
+    health.last_error = Some(error.to_string());
+    health.consecutive_failures
+}
+
+/// Returns the wait before the next attempt: `min * 2^(failures-1)` capped at `max`, then
+/// scaled by a random factor in [0.5, 1.0) so senders that failed together retry apart.
+pub fn backoff(failures: u32, min: Duration, max: Duration) -> Duration {
+    let exponent = failures.saturating_sub(1).min(30);
+    let base = min.saturating_mul(1 << exponent).min(max);
+    base.mul_f64(0.5 + fastrand::f64() * 0.5)
+}
+
+/// Sends one request. The error text is safe to show: it never holds the URL or the secret,
+/// because chat webhook URLs carry their token.
+fn attempt(agent: &ureq::Agent, destination: &Destination, entry: &Entry) -> Result<(), String> {
+    let mut request = agent
+        .post(&destination.url)
+        .header("Content-Type", "application/json; charset=utf-8")
+        .header(EVENT_ID_HEADER, &entry.event_id);
+    if let Some(secret) = &destination.secret {
+        request = request.header(SIGNATURE_HEADER, sign(secret, entry.body.as_bytes()));
+    }
+
+    match request.send(entry.body.as_bytes()) {
+        Ok(response) => {
+            let status = response.status();
+            // Reading the body lets the connection be reused; its content does not matter.
+            let _ = response
+                .into_body()
+                .with_config()
+                .limit(MAX_RESPONSE_BYTES)
+                .read_to_vec();
+            if status.is_success() {
+                Ok(())
+            } else {
+                Err(format!("HTTP status {}", status.as_u16()))
+            }
+        }
+        Err(error) => Err(describe_error(&error)),
+    }
+}
+
+fn describe_error(error: &ureq::Error) -> String {
+    match error {
+        ureq::Error::StatusCode(code) => format!("HTTP status {code}"),
+        ureq::Error::Timeout(_) => "timed out".to_string(),
+        ureq::Error::HostNotFound => "host not found".to_string(),
+        ureq::Error::ConnectionFailed => "connection failed".to_string(),
+        ureq::Error::BadUri(_) => "invalid URL".to_string(),
+        ureq::Error::Io(io) => format!("connection error: {}", io.kind()),
+        other => format!("request failed: {other}"),
+    }
+}
