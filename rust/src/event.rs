@@ -91,6 +91,8 @@ pub struct MaterialRevision {
     pub material_type: String,
     /// The `<type>-configuration` object as GoCD sent it (URLs arrive with credentials masked).
     pub configuration: serde_json::Map<String, serde_json::Value>,
+    /// Plugin that provides the material, for `scm` and `package` materials.
+    pub plugin_id: Option<String>,
     /// API 4.0 and later.
     pub fingerprint: Option<String>,
     pub changed: bool,
@@ -102,7 +104,29 @@ pub struct MaterialRevision {
 pub struct Modification {
     pub revision: String,
     pub modified_time: Option<DateTime<Utc>>,
-    pub data: BTreeMap<String, String>,
+    /// Material-specific data of the revision; GoCD may send null values.
+    pub data: BTreeMap<String, Option<String>>,
+}
+
+/// One agent-status notification (API 3.0 and later): an agent changed state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentEvent {
+    pub uuid: String,
+    pub host_name: Option<String>,
+    pub is_elastic: bool,
+    pub ip_address: Option<String>,
+    pub operating_system: Option<String>,
+    /// Free disk space as GoCD formats it, such as `12.3 GB` or `Unknown`.
+    pub free_space: Option<String>,
+    /// `Pending`, `Enabled` or `Disabled`, kept as text so that new GoCD states pass through.
+    pub agent_config_state: String,
+    /// `Idle`, `Building`, `LostContact`, `Missing`, ... as GoCD sends it.
+    pub agent_state: String,
+    /// `Idle`, `Building`, `Cancelled`, ... as GoCD sends it.
+    pub build_state: String,
+    pub transition_time: Option<DateTime<Utc>>,
+    /// GoCD API version that the event was parsed from.
+    pub api_version: String,
 }
 
 /// Body format that an event was parsed from.

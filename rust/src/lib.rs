@@ -6,4 +6,7 @@
 pub mod bridge;
 pub mod delivery;
 pub mod event;
+pub mod event_log;
 pub mod plugin;
+pub mod protocol;
+pub mod settings;

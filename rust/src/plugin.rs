@@ -1,5 +1,19 @@
 //! Entry point of the core: dispatches GoCD requests by name. Contains no JNI types.
 
+use std::sync::{Arc, RwLock};
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::event::{AgentEvent, StageEvent};
+use crate::event_log::EventLog;
+use crate::protocol::agent::parse_agent_status;
+use crate::protocol::body::decode_value;
+use crate::protocol::stage::parse_stage_status;
+use crate::protocol::{self, answer, messages, Problem};
+use crate::settings::{self, FieldProblem, Settings};
+
 /// Version of the core, compared with the Java side's expectation right after loading.
 pub const CORE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -10,35 +24,110 @@ pub struct Response {
     pub body: String,
 }
 
-/// The plugin's state for one load of the library. Safe to share between threads.
+impl Response {
+    fn ok(body: String) -> Response {
+        Response { code: 200, body }
+    }
+
+    fn bad_request(messages: Vec<String>) -> Response {
+        Response {
+            code: 400,
+            body: answer::failure(messages),
+        }
+    }
+}
+
+/// What `go.processor.server-info.get` returns, kept for links back to GoCD.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub server_id: Option<String>,
+    pub site_url: Option<String>,
+    pub secure_site_url: Option<String>,
+}
+
+/// The plugin's state for one load of the library. Safe to share between threads: GoCD sends
+/// notifications and settings requests on different threads.
 #[derive(Default)]
-pub struct Plugin {}
+pub struct Plugin {
+    settings: RwLock<Arc<Settings>>,
+    server_info: RwLock<Arc<ServerInfo>>,
+    event_log: EventLog,
+}
 
 impl Plugin {
     pub fn new() -> Self {
-        Plugin {}
+        Plugin::default()
     }
 
     /// Handles one request. `body` is `None` when GoCD sent a null body.
+    ///
+    /// Invalid notification bodies get code 200 with a failure body, because GoCD shows the
+    /// messages of such an answer to the administrator. An unknown request name gets code 400.
     pub fn handle(&self, request_name: &str, api_version: &str, body: Option<&[u8]>) -> Response {
-        // TODO: placeholder until the protocol module lands.
-        let _ = (api_version, body);
-        Response {
-            code: 400,
-            body: format!("{{\"status\":\"failure\",\"messages\":[\"unsupported request {request_name:?}\"]}}"),
+        match request_name {
+            protocol::NOTIFICATIONS_INTERESTED_IN => {
+                let notifications = self.settings().interested_notifications();
+                Response::ok(json!({ "notifications": notifications }).to_string())
+            }
+            protocol::STAGE_STATUS => self.handle_stage_status(api_version, body),
+            protocol::AGENT_STATUS => self.handle_agent_status(api_version, body),
+            protocol::GET_CONFIGURATION => Response::ok(settings::configuration().to_string()),
+            protocol::GET_VIEW => Response::ok(settings::view().to_string()),
+            protocol::VALIDATE_CONFIGURATION => handle_validate_configuration(body),
+            protocol::PLUGIN_SETTINGS_CHANGED => self.handle_plugin_settings_changed(body),
+            other => {
+                log::warn!("GoCD sent the unsupported request {other:?} (API {api_version}); answering 400");
+                Response::bad_request(vec![format!(
+                    "unsupported request {}: Herald handles {}",
+                    Value::from(other),
+                    protocol::SUPPORTED_REQUESTS.join(", ")
+                )])
+            }
         }
     }
 
-    /// Applies the body of `go.processor.plugin-settings.get`; `None` means never saved.
+    /// Applies the body of `go.processor.plugin-settings.get`; `None` or `null` means never saved,
+    /// which applies the defaults. On error the settings in force stay unchanged.
     pub fn apply_plugin_settings(&self, body: Option<&[u8]>) -> Result<(), String> {
-        let _ = body;
-        Ok(())
+        self.apply_stored_settings(body)
+            .map_err(|messages| messages.join("; "))
     }
 
     /// Applies the body of `go.processor.server-info.get` (site URLs for links).
     pub fn apply_server_info(&self, body: Option<&[u8]>) -> Result<(), String> {
-        let _ = body;
+        let value = decode_value(body).map_err(|problem| format!("server info: {problem}"))?;
+        let info: ServerInfo = serde_json::from_value(value)
+            .map_err(|error| format!("server info: expected an object with server_id, site_url and secure_site_url: {error}"))?;
+        log::info!(
+            "GoCD server info: site URL {}, secure site URL {}",
+            info.site_url.as_deref().unwrap_or("(none)"),
+            info.secure_site_url.as_deref().unwrap_or("(none)")
+        );
+        *self
+            .server_info
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(info);
         Ok(())
+    }
+
+    /// Returns the server info applied last, empty until [`Plugin::apply_server_info`] succeeds.
+    pub fn server_info(&self) -> Arc<ServerInfo> {
+        Arc::clone(
+            &self
+                .server_info
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
+    /// Returns the settings in force.
+    pub fn settings(&self) -> Arc<Settings> {
+        Arc::clone(
+            &self
+                .settings
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
     }
 
     /// Starts background work (delivery senders). Called from the plugin's `@Load`.
@@ -46,4 +135,124 @@ impl Plugin {
 
     /// Stops background work and waits for it. Called from the plugin's `@UnLoad`.
     pub fn stop(&self) {}
+
+    fn handle_stage_status(&self, api_version: &str, body: Option<&[u8]>) -> Response {
+        let settings = self.settings();
+        let event = match parse_stage_status(body, api_version, settings.legacy_time_zone) {
+            Ok(event) => event,
+            Err(problems) => {
+                return reject_notification(protocol::STAGE_STATUS, api_version, &problems)
+            }
+        };
+
+        log::info!("{}", describe_stage_event(&event));
+        self.record(&settings, protocol::STAGE_STATUS, &event)
+    }
+
+    fn handle_agent_status(&self, api_version: &str, body: Option<&[u8]>) -> Response {
+        let settings = self.settings();
+        let event = match parse_agent_status(body, api_version) {
+            Ok(event) => event,
+            Err(problems) => {
+                return reject_notification(protocol::AGENT_STATUS, api_version, &problems)
+            }
+        };
+
+        log::info!("{}", describe_agent_event(&event));
+        self.record(&settings, protocol::AGENT_STATUS, &event)
+    }
+
+    /// Appends an accepted event to the event log when one is set, and builds the answer.
+    fn record<T: Serialize>(&self, settings: &Settings, kind: &str, event: &T) -> Response {
+        let Some(path) = &settings.event_log_path else {
+            return Response::ok(answer::success());
+        };
+        match self.event_log.append(path, kind, Utc::now(), event) {
+            Ok(()) => Response::ok(answer::success()),
+            Err(error) => {
+                log::error!("{error}");
+                Response::ok(answer::failure([error.to_string()]))
+            }
+        }
+    }
+
+    fn handle_plugin_settings_changed(&self, body: Option<&[u8]>) -> Response {
+        // GoCD ignores the body of this answer and only logs a code other than 200.
+        match self.apply_stored_settings(body) {
+            Ok(()) => Response::ok(json!({}).to_string()),
+            Err(messages) => Response::bad_request(messages),
+        }
+    }
+
+    fn apply_stored_settings(&self, body: Option<&[u8]>) -> Result<(), Vec<String>> {
+        let values = settings::parse_stored_values(body).map_err(|problems| messages(&problems))?;
+        let settings =
+            Settings::from_values(&values).map_err(|problems| field_messages(&problems))?;
+        if body.is_none() {
+            log::info!(
+                "Herald plugin settings were never saved; using the defaults: {}",
+                settings.summary()
+            );
+        } else {
+            log::info!("Herald plugin settings applied: {}", settings.summary());
+        }
+        *self
+            .settings
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(settings);
+        Ok(())
+    }
 }
+
+fn handle_validate_configuration(body: Option<&[u8]>) -> Response {
+    match settings::parse_validation_request(body) {
+        Ok(values) => Response::ok(json!(settings::validate(&values)).to_string()),
+        Err(problems) => Response::bad_request(messages(&problems)),
+    }
+}
+
+fn reject_notification(kind: &str, api_version: &str, problems: &[Problem]) -> Response {
+    let messages = messages(problems);
+    log::warn!(
+        "rejected a {kind} notification (API {api_version}) with {} problem(s): {}",
+        messages.len(),
+        messages.join("; ")
+    );
+    Response::ok(answer::failure(messages))
+}
+
+fn field_messages(problems: &[FieldProblem]) -> Vec<String> {
+    problems
+        .iter()
+        .map(|problem| format!("{}: {}", problem.key, problem.message))
+        .collect()
+}
+
+/// Describes a stage event for the plugin log: `stage-status: pipeline build/12 stage test/1 is
+/// Failed (result Failed)`.
+fn describe_stage_event(event: &StageEvent) -> String {
+    format!(
+        "stage-status: pipeline {}/{} stage {}/{} is {} (result {})",
+        event.pipeline.name,
+        event.pipeline.counter,
+        event.stage.name,
+        event.stage.counter,
+        event.stage.state,
+        event.stage.result
+    )
+}
+
+fn describe_agent_event(event: &AgentEvent) -> String {
+    format!(
+        "agent-status: agent {} ({}) is {}, build state {}, config state {}",
+        event.host_name.as_deref().unwrap_or("unknown host"),
+        event.uuid,
+        event.agent_state,
+        event.build_state,
+        event.agent_config_state
+    )
+}
+
+#[cfg(test)]
+#[path = "plugin_tests.rs"]
+mod tests;

@@ -1,0 +1,139 @@
+//! Decoding of request bodies: bytes to a JSON object, with one problem naming what went wrong.
+
+use serde_json::{Map, Value};
+
+use super::problem::Problem;
+
+/// Path that problems about the body as a whole are reported under.
+pub const BODY: &str = "body";
+
+/// Decodes a request body that must be a JSON object.
+///
+/// `None` is a null body from GoCD. Problems name the byte offset of invalid UTF-8 and the line
+/// and column where JSON parsing failed.
+pub fn decode_object(body: Option<&[u8]>) -> Result<Map<String, Value>, Problem> {
+    match decode_value(body)? {
+        Value::Object(object) => Ok(object),
+        other => Err(Problem::expected(BODY, "a JSON object", &other)),
+    }
+}
+
+/// Decodes a request body that must be JSON of any type.
+pub fn decode_value(body: Option<&[u8]>) -> Result<Value, Problem> {
+    let bytes = body.ok_or_else(|| {
+        Problem::new(
+            BODY,
+            "missing (the request body is null), expected a JSON object",
+        )
+    })?;
+
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        Problem::new(
+            BODY,
+            format!(
+                "invalid UTF-8 at byte offset {}, expected UTF-8 encoded JSON",
+                error.valid_up_to()
+            ),
+        )
+    })?;
+
+    if text.trim().is_empty() {
+        return Err(Problem::new(BODY, "empty, expected a JSON object"));
+    }
+
+    serde_json::from_str(text).map_err(|error| {
+        Problem::new(
+            BODY,
+            format!(
+                "invalid JSON at line {}, column {}: {}",
+                error.line(),
+                error.column(),
+                error_without_position(&error)
+            ),
+        )
+    })
+}
+
+/// Returns serde_json's description of `error` without its trailing " at line L column C".
+fn error_without_position(error: &serde_json::Error) -> String {
+    let full = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    full.strip_suffix(&suffix).unwrap_or(&full).to_string()
+}
+
+/// Returns `value` as an object, or the problem for `path`.
+pub(crate) fn as_object<'a>(
+    path: &str,
+    value: &'a Value,
+) -> Result<&'a Map<String, Value>, Problem> {
+    value
+        .as_object()
+        .ok_or_else(|| Problem::expected(path, "an object", value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem_for(body: Option<&[u8]>) -> String {
+        decode_object(body).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn null_body_is_reported() {
+        assert_eq!(
+            problem_for(None),
+            "body: missing (the request body is null), expected a JSON object"
+        );
+    }
+
+    #[test]
+    fn empty_and_blank_bodies_are_reported() {
+        assert_eq!(
+            problem_for(Some(b"")),
+            "body: empty, expected a JSON object"
+        );
+        assert_eq!(
+            problem_for(Some(b" \n\t")),
+            "body: empty, expected a JSON object"
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_names_byte_offset() {
+        assert_eq!(
+            problem_for(Some(b"{\"a\": \"\xff\"}")),
+            "body: invalid UTF-8 at byte offset 7, expected UTF-8 encoded JSON"
+        );
+    }
+
+    #[test]
+    fn invalid_json_names_line_and_column() {
+        assert_eq!(
+            problem_for(Some(b"{\n  \"a\": 1,\n}")),
+            "body: invalid JSON at line 3, column 1: trailing comma"
+        );
+    }
+
+    #[test]
+    fn non_object_names_found_type() {
+        assert_eq!(
+            problem_for(Some(b"[1, 2]")),
+            "body: expected a JSON object, found an array"
+        );
+        assert_eq!(
+            problem_for(Some(b"null")),
+            "body: expected a JSON object, found null"
+        );
+        assert_eq!(
+            problem_for(Some(b"\"x\"")),
+            "body: expected a JSON object, found \"x\""
+        );
+    }
+
+    #[test]
+    fn object_is_decoded() {
+        let object = decode_object(Some("{\"name\": \"构建\"}".as_bytes())).unwrap();
+        assert_eq!(object["name"], "构建");
+    }
+}

@@ -1,0 +1,253 @@
+//! The date formats of GoCD notification bodies, all turned into UTC instants.
+//!
+//! - The flat body: `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`, read as UTC.
+//! - API 1.0 and 2.0: the same pattern, but GoCD servers before 26.1 wrote the server's local time
+//!   followed by a literal `Z`. Those values are read as local time in a configured zone.
+//! - API 3.0 and 4.0: `yyyy-MM-dd'T'HH:mm:ss.SSSZ`, an instant with an offset such as `+0000`.
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// How to read a date string of a notification body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateFormat {
+    /// `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'` meaning UTC (the flat body).
+    UtcZ,
+    /// `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'` meaning local time in the given zone (API 1.0 and 2.0).
+    LegacyLocal(Tz),
+    /// `yyyy-MM-dd'T'HH:mm:ss.SSSZ` with a `+hhmm` or `-hhmm` offset (API 3.0 and 4.0).
+    Offset,
+}
+
+impl DateFormat {
+    /// Returns the pattern that messages show as the expected format.
+    pub fn pattern(self) -> &'static str {
+        match self {
+            DateFormat::UtcZ | DateFormat::LegacyLocal(_) => "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
+            DateFormat::Offset => "yyyy-MM-dd'T'HH:mm:ss.SSSZ (offset such as +0000)",
+        }
+    }
+
+    /// Parses `text`, or returns `None` when it does not match the format or names no real date.
+    pub fn parse(self, text: &str) -> Option<DateTime<Utc>> {
+        let (local, suffix) = split_date_time(text)?;
+        match self {
+            DateFormat::UtcZ if suffix == "Z" => Some(local.and_utc()),
+            DateFormat::LegacyLocal(zone) if suffix == "Z" => Some(resolve_local(zone, local)),
+            DateFormat::Offset => {
+                let offset = parse_offset(suffix)?;
+                Some((local - Duration::seconds(i64::from(offset.local_minus_utc()))).and_utc())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Splits `yyyy-MM-ddTHH:mm:ss.SSS<suffix>` into the date-time and the suffix, checking every
+/// character of the first 23.
+fn split_date_time(text: &str) -> Option<(NaiveDateTime, &str)> {
+    const SEPARATORS: [(usize, u8); 6] = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+    ];
+    let bytes = text.as_bytes();
+    if bytes.len() < 23 {
+        return None;
+    }
+    for (index, &byte) in bytes[..23].iter().enumerate() {
+        let valid = match SEPARATORS.iter().find(|(position, _)| *position == index) {
+            Some((_, separator)) => byte == *separator,
+            None => byte.is_ascii_digit(),
+        };
+        if !valid {
+            return None;
+        }
+    }
+
+    // The first 23 bytes are ASCII, so every slice below falls on a character boundary.
+    let number = |from: usize, to: usize| text[from..to].parse::<u32>().ok();
+    let date = NaiveDate::from_ymd_opt(number(0, 4)? as i32, number(5, 7)?, number(8, 10)?)?;
+    let date_time = date.and_hms_milli_opt(
+        number(11, 13)?,
+        number(14, 16)?,
+        number(17, 19)?,
+        number(20, 23)?,
+    )?;
+    Some((date_time, &text[23..]))
+}
+
+/// Parses an offset written as `+hhmm` or `-hhmm`, as Java's `SimpleDateFormat` pattern `Z` writes it.
+fn parse_offset(suffix: &str) -> Option<FixedOffset> {
+    let bytes = suffix.as_bytes();
+    if bytes.len() != 5 || !bytes[1..].iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let sign = match bytes[0] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let hours: i32 = suffix[1..3].parse().ok()?;
+    let minutes: i32 = suffix[3..5].parse().ok()?;
+    if hours > 23 || minutes > 59 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+}
+
+/// Converts a local time in `zone` to UTC, deterministically around daylight-saving changes.
+///
+/// A time that occurs twice (clocks set back) is read with the earlier offset, so it is the first
+/// of the two instants. A time that does not exist (clocks set forward) is read with the offset in
+/// force just before the change, which moves it forward by the length of the gap. Both rules are
+/// the ones `java.time.ZonedDateTime.of` applies.
+pub fn resolve_local(zone: Tz, local: NaiveDateTime) -> DateTime<Utc> {
+    if let Some(instant) = zone.from_local_datetime(&local).earliest() {
+        return instant.with_timezone(&Utc);
+    }
+
+    // Gaps last at most a day (Samoa skipped 2011-12-30), so an hour-by-hour walk back finds a
+    // local time that exists, and with it the offset in force before the gap.
+    let offset_before = (1..=48)
+        .find_map(|hours| {
+            zone.from_local_datetime(&(local - Duration::hours(hours)))
+                .earliest()
+        })
+        .map(|instant| instant.offset().fix())
+        .unwrap_or_else(|| FixedOffset::east_opt(0).expect("zero offset is valid"));
+    (local - Duration::seconds(i64::from(offset_before.local_minus_utc()))).and_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn utc_z_format_reads_utc() {
+        assert_eq!(
+            DateFormat::UtcZ.parse("2011-07-14T19:43:37.100Z"),
+            Some(utc("2011-07-14T19:43:37.100Z"))
+        );
+    }
+
+    #[test]
+    fn utc_z_format_rejects_other_shapes() {
+        for text in [
+            "2011-07-14T19:43:37Z",
+            "2011-07-14T19:43:37.1Z",
+            "2011-07-14 19:43:37.100Z",
+            "2011-07-14T19:43:37.100",
+            "2011-07-14T19:43:37.100+0000",
+            "2011-07-14T19:43:37.100ZZ",
+            "2011-02-30T19:43:37.100Z",
+            "2011-07-14T24:00:00.000Z",
+            "2011-07-14T19:60:00.000Z",
+            "2011-07-14T19:43:60.000Z",
+            "+011-07-14T19:43:37.100Z",
+            "２０11-07-14T19:43:37.100Z",
+            "",
+        ] {
+            assert_eq!(DateFormat::UtcZ.parse(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn offset_format_reads_offsets() {
+        assert_eq!(
+            DateFormat::Offset.parse("2026-03-23T17:27:58.000+0000"),
+            Some(utc("2026-03-23T17:27:58Z"))
+        );
+        assert_eq!(
+            DateFormat::Offset.parse("2026-03-23T17:27:58.250+0530"),
+            Some(utc("2026-03-23T11:57:58.250Z"))
+        );
+        assert_eq!(
+            DateFormat::Offset.parse("2026-03-23T17:27:58.000-0800"),
+            Some(utc("2026-03-24T01:27:58Z"))
+        );
+    }
+
+    #[test]
+    fn offset_format_rejects_z_and_colon_offsets() {
+        for text in [
+            "2026-03-23T17:27:58.000Z",
+            "2026-03-23T17:27:58.000+00:00",
+            "2026-03-23T17:27:58.000+2400",
+            "2026-03-23T17:27:58.000+0060",
+            "2026-03-23T17:27:58.000 0000",
+            "2026-03-23T17:27:58.000+000",
+        ] {
+            assert_eq!(DateFormat::Offset.parse(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn legacy_format_reads_local_time_of_zone() {
+        let berlin = DateFormat::LegacyLocal(chrono_tz::Europe::Berlin);
+        assert_eq!(
+            berlin.parse("2026-01-15T10:00:00.000Z"),
+            Some(utc("2026-01-15T09:00:00Z"))
+        );
+        assert_eq!(
+            berlin.parse("2026-07-15T10:00:00.000Z"),
+            Some(utc("2026-07-15T08:00:00Z"))
+        );
+        assert_eq!(
+            DateFormat::LegacyLocal(chrono_tz::UTC).parse("2026-07-15T10:00:00.000Z"),
+            Some(utc("2026-07-15T10:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn legacy_format_rejects_offsets() {
+        let berlin = DateFormat::LegacyLocal(chrono_tz::Europe::Berlin);
+        assert_eq!(berlin.parse("2026-01-15T10:00:00.000+0100"), None);
+    }
+
+    #[test]
+    fn legacy_overlap_takes_earlier_instant() {
+        // Berlin set clocks back from 03:00 CEST to 02:00 CET on 2026-10-25, so 02:30 happened twice.
+        let berlin = DateFormat::LegacyLocal(chrono_tz::Europe::Berlin);
+        assert_eq!(
+            berlin.parse("2026-10-25T02:30:00.000Z"),
+            Some(utc("2026-10-25T00:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn legacy_gap_moves_forward_by_gap() {
+        // Berlin set clocks forward from 02:00 CET to 03:00 CEST on 2026-03-29: 02:30 never existed.
+        let berlin = DateFormat::LegacyLocal(chrono_tz::Europe::Berlin);
+        let instant = berlin.parse("2026-03-29T02:30:00.000Z").unwrap();
+        assert_eq!(instant, utc("2026-03-29T01:30:00Z"));
+        assert_eq!(
+            instant
+                .with_timezone(&chrono_tz::Europe::Berlin)
+                .naive_local(),
+            NaiveDate::from_ymd_opt(2026, 3, 29)
+                .unwrap()
+                .and_hms_opt(3, 30, 0)
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn legacy_gap_of_whole_day() {
+        // Samoa skipped 2011-12-30 when it moved from UTC-10 to UTC+14.
+        let apia = DateFormat::LegacyLocal(chrono_tz::Pacific::Apia);
+        assert_eq!(
+            apia.parse("2011-12-30T12:00:00.000Z"),
+            Some(utc("2011-12-30T22:00:00Z"))
+        );
+    }
+}

@@ -1,0 +1,265 @@
+use std::fs;
+use std::path::PathBuf;
+
+use super::*;
+
+/// Creates an empty folder under the system temp folder, unique to this test.
+fn temp_folder(name: &str) -> PathBuf {
+    let folder =
+        std::env::temp_dir().join(format!("herald-settings-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&folder);
+    fs::create_dir_all(&folder).unwrap();
+    folder
+}
+
+fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+fn validation_message(key: &str, value: &str) -> Option<String> {
+    let problems = validate(&values(&[(key, value)]));
+    assert!(problems.len() <= 1, "{problems:?}");
+    problems.into_iter().next().map(|problem| {
+        assert_eq!(problem.key, key);
+        problem.message
+    })
+}
+
+#[test]
+fn defaults_turn_event_log_off_and_use_utc() {
+    let settings = Settings::default();
+    assert_eq!(settings.event_log_path, None);
+    assert_eq!(settings.legacy_time_zone, Tz::UTC);
+    assert_eq!(settings.value(LEGACY_TIME_ZONE), Some("UTC"));
+    assert_eq!(settings.interested_notifications(), vec!["stage-status"]);
+}
+
+#[test]
+fn from_values_reads_typed_fields() {
+    let settings = Settings::from_values(&values(&[
+        (EVENT_LOG_PATH, " /var/log/herald.log "),
+        (LEGACY_TIME_ZONE, "Asia/Shanghai"),
+        ("future_field", "kept"),
+    ]))
+    .unwrap();
+    assert_eq!(
+        settings.event_log_path,
+        Some(PathBuf::from("/var/log/herald.log"))
+    );
+    assert_eq!(settings.legacy_time_zone, chrono_tz::Asia::Shanghai);
+    assert_eq!(settings.value("future_field"), Some("kept"));
+}
+
+#[test]
+fn from_values_empty_zone_takes_default() {
+    let settings = Settings::from_values(&values(&[(LEGACY_TIME_ZONE, "  ")])).unwrap();
+    assert_eq!(settings.legacy_time_zone, Tz::UTC);
+}
+
+#[test]
+fn from_values_reports_each_bad_field() {
+    let problems = Settings::from_values(&values(&[
+        (EVENT_LOG_PATH, "events.log"),
+        (LEGACY_TIME_ZONE, "Mars/Base"),
+    ]))
+    .unwrap_err();
+    let keys: Vec<&str> = problems
+        .iter()
+        .map(|problem| problem.key.as_str())
+        .collect();
+    assert_eq!(keys, vec![EVENT_LOG_PATH, LEGACY_TIME_ZONE]);
+}
+
+#[test]
+fn configuration_lists_every_field() {
+    let configuration = configuration();
+    let object = configuration.as_object().unwrap();
+    assert_eq!(object.len(), FIELDS.len());
+    for field in FIELDS {
+        let entry = &object[field.key];
+        assert_eq!(entry["display-name"], field.display_name);
+        assert_eq!(entry["default-value"], field.default_value);
+        assert_eq!(entry["required"], field.required);
+        assert_eq!(entry["secure"], field.secure);
+        assert!(entry["display-order"]
+            .as_str()
+            .unwrap()
+            .parse::<u32>()
+            .is_ok());
+    }
+}
+
+#[test]
+fn view_binds_every_field_and_its_error() {
+    let template = view()["template"].as_str().unwrap().to_string();
+    for field in FIELDS {
+        assert!(
+            template.contains(&format!("ng-model=\"{}\"", field.key)),
+            "{}",
+            field.key
+        );
+        assert!(
+            template.contains(&format!("{{{{GOINPUTNAME[{}].$error.server}}}}", field.key)),
+            "{}",
+            field.key
+        );
+    }
+    assert!(template.contains("server&#39;s local time zone"));
+}
+
+#[test]
+fn validate_accepts_empty_and_good_values() {
+    let folder = temp_folder("good");
+    let path = folder.join("events.log");
+    assert_eq!(validation_message(EVENT_LOG_PATH, ""), None);
+    assert_eq!(
+        validation_message(EVENT_LOG_PATH, path.to_str().unwrap()),
+        None
+    );
+    assert_eq!(validation_message(LEGACY_TIME_ZONE, "Europe/Berlin"), None);
+    assert_eq!(validation_message(LEGACY_TIME_ZONE, ""), None);
+    assert_eq!(
+        fs::read_dir(&folder).unwrap().count(),
+        0,
+        "the probe file was left behind"
+    );
+    fs::remove_dir_all(folder).unwrap();
+}
+
+#[test]
+fn validate_accepts_existing_writable_file() {
+    let folder = temp_folder("existing");
+    let path = folder.join("events.log");
+    fs::write(&path, "earlier line\n").unwrap();
+    assert_eq!(
+        validation_message(EVENT_LOG_PATH, path.to_str().unwrap()),
+        None
+    );
+    assert_eq!(fs::read_to_string(&path).unwrap(), "earlier line\n");
+    fs::remove_dir_all(folder).unwrap();
+}
+
+#[test]
+fn validate_rejects_relative_path() {
+    assert_eq!(
+        validation_message(EVENT_LOG_PATH, "logs/events.log").unwrap(),
+        "\"logs/events.log\" is not an absolute path: enter a path that starts with /, such as \
+         /var/log/go-server/herald-events.log"
+    );
+}
+
+#[test]
+fn validate_rejects_missing_folder() {
+    let folder = temp_folder("missing");
+    let path = folder.join("no-such-folder/events.log");
+    assert_eq!(
+        validation_message(EVENT_LOG_PATH, path.to_str().unwrap()).unwrap(),
+        format!(
+            "folder {} does not exist: create it or choose a file in an existing folder",
+            folder.join("no-such-folder").display()
+        )
+    );
+    fs::remove_dir_all(folder).unwrap();
+}
+
+#[test]
+fn validate_rejects_folder_as_file() {
+    let folder = temp_folder("folder");
+    let message = validation_message(EVENT_LOG_PATH, folder.to_str().unwrap()).unwrap();
+    assert_eq!(
+        message,
+        format!(
+            "{} is a folder: enter the path of a file inside it",
+            folder.display()
+        )
+    );
+    fs::remove_dir_all(folder).unwrap();
+}
+
+#[test]
+fn validate_rejects_folder_without_new_files() {
+    // The kernel refuses new files in /proc even for root, so this holds for any test user.
+    let message = validation_message(EVENT_LOG_PATH, "/proc/herald-events.log").unwrap();
+    assert!(
+        message.starts_with("cannot create files in folder /proc: "),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("Give the GoCD server user write access or choose another folder"),
+        "{message}"
+    );
+}
+
+#[test]
+fn validate_rejects_unknown_zone() {
+    assert_eq!(
+        validation_message(LEGACY_TIME_ZONE, "Europe/Atlantis").unwrap(),
+        "\"Europe/Atlantis\" is not an IANA time zone name: enter a name such as UTC or Europe/Berlin"
+    );
+}
+
+#[test]
+fn parse_validation_request_reads_values() {
+    let body = br#"{"plugin-settings": {"event_log_path": {"value": "/tmp/x.log"}, "legacy_time_zone": {}}}"#;
+    let parsed = parse_validation_request(Some(body)).unwrap();
+    assert_eq!(
+        parsed,
+        values(&[(EVENT_LOG_PATH, "/tmp/x.log"), (LEGACY_TIME_ZONE, "")])
+    );
+}
+
+#[test]
+fn parse_validation_request_reports_bad_entries() {
+    let body = br#"{"plugin-settings": {"event_log_path": "/tmp/x.log", "legacy_time_zone": {"value": 1}}}"#;
+    let problems: Vec<String> = parse_validation_request(Some(body))
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            "plugin-settings.event_log_path: expected an object with a value, found \"/tmp/x.log\"",
+            "plugin-settings.legacy_time_zone.value: expected a string or null, found the number 1",
+        ]
+    );
+}
+
+#[test]
+fn parse_validation_request_requires_plugin_settings() {
+    let problems = parse_validation_request(Some(b"{}")).unwrap_err();
+    assert_eq!(
+        problems[0].to_string(),
+        "plugin-settings: missing, expected an object of settings"
+    );
+}
+
+#[test]
+fn parse_stored_values_null_means_never_saved() {
+    assert_eq!(parse_stored_values(None).unwrap(), BTreeMap::new());
+    assert_eq!(parse_stored_values(Some(b"null")).unwrap(), BTreeMap::new());
+}
+
+#[test]
+fn parse_stored_values_reads_flat_map() {
+    let parsed = parse_stored_values(Some(
+        br#"{"event_log_path": null, "legacy_time_zone": "UTC"}"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        parsed,
+        values(&[(EVENT_LOG_PATH, ""), (LEGACY_TIME_ZONE, "UTC")])
+    );
+}
+
+#[test]
+fn parse_stored_values_reports_non_strings() {
+    let problems = parse_stored_values(Some(br#"{"legacy_time_zone": ["UTC"]}"#)).unwrap_err();
+    assert_eq!(
+        problems[0].to_string(),
+        "legacy_time_zone: expected a string or null, found an array"
+    );
+}
