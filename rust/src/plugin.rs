@@ -17,7 +17,7 @@ use crate::settings::{self, FieldProblem, Settings};
 /// Version of the core, compared with the Java side's expectation right after loading.
 pub const CORE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Answer to one GoCD request: the response code and the JSON body.
+/// Response to one GoCD request: the response code and the JSON body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
     pub code: u16,
@@ -37,7 +37,7 @@ impl Response {
     }
 }
 
-/// What `go.processor.server-info.get` returns, kept for links back to GoCD.
+/// Server details from `go.processor.server-info.get`, kept for links back to GoCD.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerInfo {
     pub server_id: Option<String>,
@@ -62,7 +62,7 @@ impl Plugin {
     /// Handles one request. `body` is `None` when GoCD sent a null body.
     ///
     /// Invalid notification bodies get code 200 with a failure body, because GoCD shows the
-    /// messages of such an answer to the administrator. An unknown request name gets code 400.
+    /// messages of such a response to the administrator. An unknown request name gets code 400.
     pub fn handle(&self, request_name: &str, api_version: &str, body: Option<&[u8]>) -> Response {
         match request_name {
             protocol::NOTIFICATIONS_INTERESTED_IN => {
@@ -76,7 +76,7 @@ impl Plugin {
             protocol::VALIDATE_CONFIGURATION => handle_validate_configuration(body),
             protocol::PLUGIN_SETTINGS_CHANGED => self.handle_plugin_settings_changed(body),
             other => {
-                log::warn!("GoCD sent the unsupported request {other:?} (API {api_version}); answering 400");
+                log::warn!("GoCD sent the unsupported request {other:?} (API {api_version}); responding with 400");
                 Response::bad_request(vec![format!(
                     "unsupported request {}: Herald handles {}",
                     Value::from(other),
@@ -162,7 +162,7 @@ impl Plugin {
         self.record(&settings, protocol::AGENT_STATUS, &event)
     }
 
-    /// Appends an accepted event to the event log when one is set, and builds the answer.
+    /// Appends an accepted event to the event log when one is set, and builds the response.
     fn record<T: Serialize>(&self, settings: &Settings, kind: &str, event: &T) -> Response {
         let Some(path) = &settings.event_log_path else {
             return Response::ok(answer::success());
@@ -177,7 +177,7 @@ impl Plugin {
     }
 
     fn handle_plugin_settings_changed(&self, body: Option<&[u8]>) -> Response {
-        // GoCD ignores the body of this answer and only logs a code other than 200.
+        // GoCD ignores the body of this response and only logs a code other than 200.
         match self.apply_stored_settings(body) {
             Ok(()) => Response::ok(json!({}).to_string()),
             Err(messages) => Response::bad_request(messages),

@@ -188,7 +188,7 @@ pub fn validate(values: &BTreeMap<String, String>) -> Vec<FieldProblem> {
     problems
 }
 
-/// Returns the answer to `go.plugin-settings.get-configuration`.
+/// Returns the response body for `go.plugin-settings.get-configuration`.
 pub fn configuration() -> Value {
     let mut fields = Map::new();
     for field in FIELDS {
@@ -206,7 +206,7 @@ pub fn configuration() -> Value {
     Value::Object(fields)
 }
 
-/// Returns the answer to `go.plugin-settings.get-view`: an AngularJS template in the style of
+/// Returns the response body for `go.plugin-settings.get-view`: an AngularJS template in the style of
 /// GoCD's settings page, with each input bound to its key and the server's message per field.
 pub fn view() -> Value {
     let mut template = String::from("<div class=\"form_item_block\">\n");
@@ -282,7 +282,7 @@ pub fn parse_validation_request(
 }
 
 /// Reads stored settings as GoCD sends them: a flat `{"<key>": "<value>"}` object, in the body of
-/// `go.plugin-settings.plugin-settings-changed` and in the answer to `go.processor.plugin-settings.get`.
+/// `go.plugin-settings.plugin-settings-changed` and in the response to `go.processor.plugin-settings.get`.
 ///
 /// `None` and a JSON `null` mean that no settings were ever saved, which gives an empty map.
 pub fn parse_stored_values(body: Option<&[u8]>) -> Result<BTreeMap<String, String>, Vec<Problem>> {

@@ -1,5 +1,5 @@
 //! Runs every case of tests/fixtures/cases.json through `Plugin::handle` and compares the whole
-//! answer (code and JSON body) with the expected one. The Java tests read the same manifest.
+//! response (code and JSON body) with the expected one. The Java tests read the same manifest.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ fn answer_case(case: &Value) -> Value {
 
     let response = Plugin::new().handle(request, api_version, body.as_deref());
     let body: Value = serde_json::from_str(&response.body)
-        .unwrap_or_else(|error| panic!("answer {:?} is not JSON: {error}", response.body));
+        .unwrap_or_else(|error| panic!("response body {:?} is not JSON: {error}", response.body));
     json!({ "code": response.code, "body": body })
 }
 

@@ -57,3 +57,73 @@ pub fn parse_agent_status(
         _ => Err(problems),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn agent_body() -> serde_json::Value {
+        json!({
+            "uuid": "5b1f2a64", "host_name": "agent-07", "is_elastic": true, "ip_address": "10.0.0.7",
+            "operating_system": "Alpine Linux 3.21", "free_space": "12.3 GB", "agent_config_state": "Enabled",
+            "agent_state": "Idle", "build_state": "Idle", "transition_time": "2026-03-23T17:27:58.000+0100",
+            "added-later": {"ignored": true}
+        })
+    }
+
+    fn problems_for(body: serde_json::Value, version: &str) -> Vec<String> {
+        let bytes = body.to_string().into_bytes();
+        parse_agent_status(Some(&bytes), version)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn agent_body_becomes_event() {
+        let bytes = agent_body().to_string().into_bytes();
+        let event = parse_agent_status(Some(&bytes), "3.0").unwrap();
+        assert_eq!(event.uuid, "5b1f2a64");
+        assert!(event.is_elastic);
+        assert_eq!(event.free_space.as_deref(), Some("12.3 GB"));
+        assert_eq!(event.agent_state, "Idle");
+        assert_eq!(
+            event.transition_time.unwrap().to_rfc3339(),
+            "2026-03-23T16:27:58+00:00"
+        );
+        assert_eq!(event.api_version, "3.0");
+    }
+
+    #[test]
+    fn agent_nulls_and_empty_date_are_none() {
+        let mut body = agent_body();
+        body["ip_address"] = json!(null);
+        body["operating_system"] = json!(null);
+        body["transition_time"] = json!("");
+        let bytes = body.to_string().into_bytes();
+        let event = parse_agent_status(Some(&bytes), "4.0").unwrap();
+        assert_eq!(event.ip_address, None);
+        assert_eq!(event.operating_system, None);
+        assert_eq!(event.transition_time, None);
+    }
+
+    #[test]
+    fn agent_missing_uuid_is_reported() {
+        let mut body = agent_body();
+        body.as_object_mut().unwrap().remove("uuid");
+        assert_eq!(
+            problems_for(body, "4.0"),
+            vec!["uuid: missing, expected a string"]
+        );
+    }
+
+    #[test]
+    fn agent_status_needs_api_3() {
+        assert_eq!(
+            problems_for(agent_body(), "1.0"),
+            vec!["api-version: expected one of 3.0, 4.0, found \"1.0\""]
+        );
+    }
+}

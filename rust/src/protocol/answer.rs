@@ -1,4 +1,4 @@
-//! Bodies of the answers to notification requests: `{"status": "success"}` or
+//! Response bodies for notification requests: `{"status": "success"}` or
 //! `{"status": "failure", "messages": [...]}` with unique messages.
 
 use serde_json::json;

@@ -1,7 +1,7 @@
-//! GoCD request bodies: decoding, validation and the answers Herald sends back.
+//! GoCD request bodies: decoding, validation and the responses Herald returns.
 //!
 //! Parsers collect every problem they find as a [`Problem`] instead of stopping at the first, so
-//! one failure answer lists everything that is wrong with a body. [`answer`] turns problems into
+//! one failure response lists everything that is wrong with a body. [`answer`] turns problems into
 //! the `{"status": "failure", "messages": [...]}` body in one place.
 
 pub mod agent;
@@ -22,7 +22,7 @@ pub const GET_VIEW: &str = "go.plugin-settings.get-view";
 pub const VALIDATE_CONFIGURATION: &str = "go.plugin-settings.validate-configuration";
 pub const PLUGIN_SETTINGS_CHANGED: &str = "go.plugin-settings.plugin-settings-changed";
 
-/// Request names that [`crate::plugin::Plugin::handle`] answers, in the order error messages list them.
+/// Request names that [`crate::plugin::Plugin::handle`] handles, in the order error messages list them.
 pub const SUPPORTED_REQUESTS: [&str; 7] = [
     NOTIFICATIONS_INTERESTED_IN,
     STAGE_STATUS,

@@ -1,6 +1,6 @@
 //! Parsing of `stage-status` bodies into [`StageEvent`].
 //!
-//! Two forms exist, told apart by shape: a body with a `pipeline` key is the nested form that
+//! Two forms exist, distinguished by shape: a body with a `pipeline` key is the nested form that
 //! released GoCD servers send; any other object is the flat form of the original design, which is
 //! validated exactly (every field required, no other field allowed).
 
@@ -356,3 +356,7 @@ fn collect_all<T>(elements: impl Iterator<Item = Option<T>>) -> Option<Vec<T>> {
     let parsed: Vec<Option<T>> = elements.collect();
     parsed.into_iter().collect()
 }
+
+#[cfg(test)]
+#[path = "stage_tests.rs"]
+mod tests;

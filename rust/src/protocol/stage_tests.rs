@@ -1,0 +1,322 @@
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::*;
+
+fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn utc(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn parse(body: &Value, version: &str) -> Result<StageEvent, Vec<String>> {
+    let bytes = body.to_string().into_bytes();
+    parse_stage_status(Some(&bytes), version, Tz::UTC)
+        .map_err(|problems| problems.iter().map(ToString::to_string).collect())
+}
+
+fn flat_example() -> Value {
+    fixture("stage-status/flat-example.json")
+}
+
+#[test]
+fn flat_example_becomes_event() {
+    let event = parse(&flat_example(), "4.0").unwrap();
+    assert_eq!(event.pipeline.name, "build");
+    assert_eq!(event.pipeline.counter, 1);
+    assert_eq!(event.pipeline.label, None);
+    assert_eq!(event.stage.name, "compile");
+    assert_eq!(event.stage.counter, 1);
+    assert_eq!(event.stage.state, StageState::Passed);
+    assert_eq!(event.stage.result, StageResult::Passed);
+    assert_eq!(
+        event.stage.create_time,
+        Some(utc("2011-07-14T19:43:37.100Z"))
+    );
+    assert!(event.jobs.is_empty());
+    assert_eq!(event.source, EventSource::Flat);
+}
+
+#[test]
+fn flat_reads_every_enum_value() {
+    for state in [
+        "Building",
+        "Failing",
+        "Passed",
+        "Failed",
+        "Cancelled",
+        "Unknown",
+    ] {
+        for result in ["Passed", "Failed", "Cancelled", "Unknown"] {
+            let mut body = flat_example();
+            body["stage-state"] = json!(state);
+            body["stage-result"] = json!(result);
+            let event = parse(&body, "1.0").unwrap();
+            assert_eq!(event.stage.state.as_str(), state);
+            assert_eq!(event.stage.result.as_str(), result);
+        }
+    }
+}
+
+#[test]
+fn flat_enum_is_case_sensitive() {
+    let mut body = flat_example();
+    body["stage-result"] = json!("PASSED");
+    assert_eq!(
+        parse(&body, "4.0").unwrap_err(),
+        vec!["stage-result: expected one of Passed, Failed, Cancelled, Unknown, found \"PASSED\""]
+    );
+}
+
+#[test]
+fn flat_counter_must_be_integer() {
+    let mut body = flat_example();
+    body["pipeline-counter"] = json!(1.5);
+    assert_eq!(
+        parse(&body, "4.0").unwrap_err(),
+        vec!["pipeline-counter: expected a positive integer, found the number 1.5"]
+    );
+    body["pipeline-counter"] = json!(-3);
+    assert_eq!(
+        parse(&body, "4.0").unwrap_err(),
+        vec!["pipeline-counter: expected a positive integer, found the number -3"]
+    );
+}
+
+#[test]
+fn flat_stage_counter_must_be_digits() {
+    for counter in ["", "+1", "1.0", " 1", "99999999999999999999999"] {
+        let mut body = flat_example();
+        body["stage-counter"] = json!(counter);
+        assert_eq!(
+            parse(&body, "4.0").unwrap_err(),
+            vec![format!(
+                "stage-counter: expected a positive counter written as a string of digits, such as \"1\", found {}",
+                Value::from(counter)
+            )],
+            "{counter:?}"
+        );
+    }
+}
+
+#[test]
+fn flat_missing_field_names_type() {
+    let mut body = flat_example();
+    body.as_object_mut().unwrap().remove("stage-state");
+    assert_eq!(
+        parse(&body, "4.0").unwrap_err(),
+        vec!["stage-state: missing, expected one of Building, Failing, Passed, Failed, Cancelled, Unknown"]
+    );
+}
+
+#[test]
+fn api_4_body_becomes_event() {
+    let event = parse(&fixture("stage-status/api-4.0-passed.json"), "4.0").unwrap();
+    assert_eq!(event.pipeline.name, "déploiement");
+    assert_eq!(event.pipeline.counter, 12);
+    assert_eq!(event.pipeline.label.as_deref(), Some("12-🚀"));
+    assert_eq!(event.pipeline.group.as_deref(), Some("production"));
+    assert_eq!(event.stage.name, "构建");
+    assert_eq!(event.stage.previous_stage_name.as_deref(), Some("compile"));
+    assert_eq!(event.stage.previous_stage_counter, Some(1));
+    assert_eq!(event.stage.approved_by.as_deref(), Some("changes"));
+    assert_eq!(
+        event.stage.create_time,
+        Some(utc("2026-03-23T17:21:03.412Z"))
+    );
+    assert_eq!(
+        event.stage.last_transition_time,
+        Some(utc("2026-03-23T17:27:58Z"))
+    );
+    assert_eq!(
+        event.source,
+        EventSource::Nested {
+            api_version: "4.0".to_string()
+        }
+    );
+
+    assert_eq!(event.jobs.len(), 3);
+    assert_eq!(event.jobs[1].name, "intégration-🧪");
+    assert_eq!(
+        event.jobs[1].assign_time,
+        Some(utc("2026-03-23T17:21:10.002Z"))
+    );
+
+    let types: Vec<&str> = event
+        .build_cause
+        .iter()
+        .map(|revision| revision.material_type.as_str())
+        .collect();
+    assert_eq!(types, vec!["git", "pipeline", "scm", "package"]);
+    assert_eq!(event.build_cause[0].configuration["branch"], "main");
+    assert_eq!(event.build_cause[0].modifications.len(), 2);
+    assert!(event.build_cause[0].fingerprint.is_some());
+    assert_eq!(event.build_cause[1].configuration["stage-name"], "package");
+    let scm = &event.build_cause[2];
+    assert_eq!(scm.plugin_id.as_deref(), Some("github.pr"));
+    assert_eq!(
+        scm.modifications[0].data["PR_AUTHOR"].as_deref(),
+        Some("Zoë Łukasiewicz")
+    );
+    assert_eq!(scm.modifications[0].data["PR_LABELS"], None);
+}
+
+#[test]
+fn api_4_unknown_keys_are_ignored() {
+    let with_unknown = parse(&fixture("stage-status/api-4.0-unknown-keys.json"), "4.0").unwrap();
+    let plain = parse(&fixture("stage-status/api-4.0-passed.json"), "4.0").unwrap();
+    assert_eq!(with_unknown, plain);
+}
+
+#[test]
+fn api_3_empty_dates_and_nulls_become_none() {
+    let event = parse(&fixture("stage-status/api-3.0-cancelled.json"), "3.0").unwrap();
+    let job = &event.jobs[1];
+    assert_eq!(job.assign_time, None);
+    assert_eq!(job.complete_time, None);
+    assert_eq!(job.agent_uuid, None);
+    assert_eq!(event.stage.previous_stage_name, None);
+    assert_eq!(event.stage.previous_stage_counter, None);
+    assert_eq!(event.build_cause[0].fingerprint, None);
+    assert_eq!(event.pipeline.group.as_deref(), Some("移动端"));
+}
+
+#[test]
+fn api_2_dates_are_local_time_of_zone() {
+    let body = fixture("stage-status/api-2.0-failed.json")
+        .to_string()
+        .into_bytes();
+    let in_utc = parse_stage_status(Some(&body), "2.0", Tz::UTC).unwrap();
+    let in_new_york = parse_stage_status(Some(&body), "2.0", chrono_tz::America::New_York).unwrap();
+    assert_eq!(
+        in_utc.stage.create_time,
+        Some(utc("2026-01-15T02:00:00.015Z"))
+    );
+    // 02:00 in New York in January (EST, UTC-5) is 07:00 UTC.
+    assert_eq!(
+        in_new_york.stage.create_time,
+        Some(utc("2026-01-15T07:00:00.015Z"))
+    );
+    assert_eq!(in_utc.pipeline.group, None);
+    assert_eq!(in_utc.jobs[2].assign_time, None);
+}
+
+#[test]
+fn api_1_dst_overlap_takes_earlier_instant() {
+    // New York set clocks back from 02:00 EDT to 01:00 EST on 2025-11-02, so 01:30 happened twice.
+    let body = fixture("stage-status/api-1.0-building.json")
+        .to_string()
+        .into_bytes();
+    let event = parse_stage_status(Some(&body), "1.0", chrono_tz::America::New_York).unwrap();
+    let modified = event.build_cause[0].modifications[0].modified_time;
+    assert_eq!(modified, Some(utc("2025-11-02T05:30:00Z")));
+    assert_eq!(
+        event.stage.create_time,
+        Some(utc("2025-11-02T05:31:45.250Z"))
+    );
+    assert_eq!(event.stage.last_transition_time, None);
+}
+
+#[test]
+fn api_1_needs_no_later_fields() {
+    let event = parse(&fixture("stage-status/api-1.0-building.json"), "1.0").unwrap();
+    assert_eq!(event.pipeline.label, None);
+    assert_eq!(event.jobs[0].assign_time, None);
+    assert_eq!(event.stage.state, StageState::Building);
+}
+
+#[test]
+fn api_1_body_misses_fields_of_later_versions() {
+    let problems = parse(&fixture("stage-status/api-1.0-building.json"), "4.0").unwrap_err();
+    assert_eq!(
+        problems,
+        vec![
+            "pipeline.label: missing, expected a string or null",
+            "pipeline.build-cause[0].material.fingerprint: missing, expected a string",
+            "pipeline.build-cause[0].modifications[0].modified-time: expected a date in the format \
+             yyyy-MM-dd'T'HH:mm:ss.SSSZ (offset such as +0000), found \"2025-11-02T01:30:00.000Z\"",
+            "pipeline.stage.previous-stage-name: missing, expected a string or null",
+            "pipeline.stage.previous-stage-counter: missing, expected a whole number of 0 or more",
+            "pipeline.stage.create-time: expected a date in the format yyyy-MM-dd'T'HH:mm:ss.SSSZ \
+             (offset such as +0000), found \"2025-11-02T01:31:45.250Z\"",
+            "pipeline.stage.jobs[0].schedule-time: expected a date in the format yyyy-MM-dd'T'HH:mm:ss.SSSZ \
+             (offset such as +0000), found \"2025-11-02T01:31:45.250Z\"",
+            "pipeline.stage.jobs[0].assign-time: missing, expected a string or null",
+        ]
+    );
+}
+
+#[test]
+fn nested_structural_nulls_are_rejected() {
+    let mut body = fixture("stage-status/api-4.0-passed.json");
+    body["pipeline"]["stage"]["counter"] = json!(null);
+    body["pipeline"]["stage"]["jobs"] = json!(null);
+    body["pipeline"]["build-cause"][0]["changed"] = json!("true");
+    assert_eq!(
+        parse(&body, "4.0").unwrap_err(),
+        vec![
+            "pipeline.build-cause[0].changed: expected true or false, found \"true\"",
+            "pipeline.stage.counter: expected a string, found null",
+            "pipeline.stage.jobs: expected an array of objects, found null",
+        ]
+    );
+}
+
+#[test]
+fn nested_pipeline_must_be_object() {
+    assert_eq!(
+        parse(&json!({ "pipeline": "build" }), "4.0").unwrap_err(),
+        vec!["pipeline: expected an object, found \"build\""]
+    );
+}
+
+#[test]
+fn nested_descriptive_nulls_are_accepted() {
+    let mut body = fixture("stage-status/api-4.0-passed.json");
+    body["pipeline"]["label"] = json!(null);
+    body["pipeline"]["stage"]["approved-by"] = json!(null);
+    body["pipeline"]["stage"]["approval-type"] = json!(null);
+    body["pipeline"]["stage"]["create-time"] = json!(null);
+    body["pipeline"]["build-cause"][0]["modifications"][0]["data"] = json!(null);
+    body["pipeline"]["build-cause"][1]["material"]["pipeline-configuration"] = json!(null);
+    let event = parse(&body, "4.0").unwrap();
+    assert_eq!(event.pipeline.label, None);
+    assert_eq!(event.stage.approved_by, None);
+    assert_eq!(event.stage.approval_type, None);
+    assert_eq!(event.stage.create_time, None);
+    assert!(event.build_cause[0].modifications[0].data.is_empty());
+    assert!(event.build_cause[1].configuration.is_empty());
+}
+
+#[test]
+fn nested_problems_are_all_reported() {
+    let mut body = fixture("stage-status/api-4.0-passed.json");
+    body["pipeline"]["stage"]["jobs"][0]["result"] = json!("Green");
+    body["pipeline"]["stage"]["jobs"][2]["name"] = json!(7);
+    body["pipeline"]["build-cause"][3]["modifications"][0]["revision"] = json!(null);
+    assert_eq!(
+        parse(&body, "4.0").unwrap_err(),
+        vec![
+            "pipeline.build-cause[3].modifications[0].revision: expected a string, found null",
+            "pipeline.stage.jobs[0].result: expected one of Passed, Failed, Cancelled, Unknown, found \"Green\"",
+            "pipeline.stage.jobs[2].name: expected a string, found the number 7",
+        ]
+    );
+}
+
+#[test]
+fn event_round_trips_through_serde() {
+    let event = parse(&fixture("stage-status/api-4.0-passed.json"), "4.0").unwrap();
+    let line = serde_json::to_string(&event).unwrap();
+    let back: StageEvent = serde_json::from_str(&line).unwrap();
+    assert_eq!(back, event);
+}
