@@ -1,8 +1,8 @@
 //! Parsing of `stage-status` bodies into [`StageEvent`].
 //!
-//! Two forms exist, distinguished by shape: a body with a `pipeline` key is the nested form that
-//! released GoCD servers send; any other object is the flat form of the original design, which is
-//! validated exactly (every field required, no other field allowed).
+//! Two forms exist, distinguished by shape. A body with a `pipeline` key is the nested form that
+//! released GoCD servers send. Any other object is the flat form of the original design, which is
+//! validated exactly: every field is required and no other field is allowed.
 
 use chrono_tz::Tz;
 
