@@ -29,7 +29,7 @@ final class NativeBridge {
                 throw loadFailure;
             }
             try {
-                NativeLoader.load(NativeBridge.class, LIBRARY_NAME, BuildInfo.version(), NativeBridge::coreVersion);
+                NativeLoader.load(NativeBridge.class.getClassLoader(), LIBRARY_NAME, BuildInfo.version(), NativeBridge::coreVersion);
                 loaded = true;
             } catch (UnsatisfiedLinkError e) {
                 loadFailure = e;

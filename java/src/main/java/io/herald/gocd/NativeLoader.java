@@ -31,12 +31,12 @@ final class NativeLoader {
     /**
      * Loads {@code libraryName} for the running platform and checks its version.
      *
-     * @param owner a class whose classloader holds the library resource
+     * @param classLoader the classloader holding the library resource
      * @param coreVersion reads the loaded library's version through one of its native methods
      * @return the file that was loaded
      * @throws UnsatisfiedLinkError when no library fits, it cannot be loaded, or its version differs
      */
-    static Path load(Class<?> owner, String libraryName, String expectedVersion, Supplier<String> coreVersion) {
+    static Path load(ClassLoader classLoader, String libraryName, String expectedVersion, Supplier<String> coreVersion) {
         String osName = System.getProperty("os.name", "");
         String osArch = System.getProperty("os.arch", "");
         String fileName = System.mapLibraryName(libraryName);
@@ -46,7 +46,7 @@ final class NativeLoader {
         if (loaded == null) {
             String resource = resourcePath(osName, osArch, fileName);
             tried.add("resource " + resource);
-            URL url = owner.getClassLoader().getResource(resource);
+            URL url = classLoader.getResource(resource);
             if (url == null) {
                 throw new UnsatisfiedLinkError("no Herald native library for os.name=" + osName + ", os.arch=" + osArch
                         + " (tried: " + String.join(", ", tried) + "); this jar supports only the platforms in its plugin.xml");
