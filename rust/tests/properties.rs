@@ -12,6 +12,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
+use herald::delivery::rules::Glob;
 use herald::event::{StageEvent, StageResult, StageState};
 use herald::plugin::{Plugin, Response};
 use proptest::prelude::*;
@@ -795,6 +796,34 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Rule globs
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn glob_matches_its_own_text(text in "\\PC{0,20}") {
+        prop_assert!(Glob::new(&text).matches(&text), "{:?}", text);
+    }
+
+    #[test]
+    fn glob_star_matches_everything(text in "\\PC{0,20}") {
+        prop_assert!(Glob::new("*").matches(&text), "{:?}", text);
+    }
+
+    #[test]
+    fn glob_question_marks_match_each_char(text in "\\PC{1,20}") {
+        let pattern = "?".repeat(text.chars().count());
+        prop_assert!(Glob::new(&pattern).matches(&text), "{} against {:?}", pattern, text);
+    }
+
+    #[test]
+    fn glob_ignores_ascii_case(text in "[ -~]{0,20}") {
+        prop_assert!(Glob::new(&text.to_ascii_uppercase()).matches(&text), "{:?}", text);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Benchmark bodies
 
 fn bench_file(name: &str) -> Vec<u8> {
@@ -880,4 +909,97 @@ fn bench_body_has_every_material_type() {
             "no {expected} material in {types:?}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Regressions: inputs that the battery found
+
+/// Runs `request` on another thread and returns its response, or `None` when it is still blocked
+/// after `HANG_LIMIT`. `unblock` runs in that case so that the blocked thread can end.
+fn response_unless_blocked(
+    request: impl FnOnce() -> Response + Send + 'static,
+    unblock: impl FnOnce(),
+) -> Option<Response> {
+    // A hang detector, not a performance limit: a normal response takes milliseconds.
+    const HANG_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = sender.send(request());
+    });
+    match receiver.recv_timeout(HANG_LIMIT) {
+        Ok(response) => {
+            worker.join().expect("the request thread ends");
+            Some(response)
+        }
+        Err(_) => {
+            unblock();
+            None
+        }
+    }
+}
+
+/// Creates a named pipe (FIFO) at `path` with the mkfifo tool.
+fn make_fifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success(), "mkfifo {} failed", path.display());
+}
+
+/// Opens the FIFO for reading and drops it, which releases a writer blocked in `open`.
+fn release_fifo_writer(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    // O_NONBLOCK on Linux, so that opening the read end does not wait for a writer either.
+    const O_NONBLOCK: i32 = 0o4000;
+    let _ = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NONBLOCK)
+        .open(path);
+}
+
+#[test]
+fn event_log_fifo_validation_returns() {
+    let folder = TempFolder::new();
+    let fifo = folder.path().join("events.fifo");
+    make_fifo(&fifo);
+
+    let body = json!({ "plugin-settings": { "event_log_path": { "value": fifo.to_str().expect("UTF-8") } } });
+    let response = response_unless_blocked(
+        move || {
+            Plugin::new().handle(
+                "go.plugin-settings.validate-configuration",
+                "4.0",
+                Some(body.to_string().as_bytes()),
+            )
+        },
+        || release_fifo_writer(&fifo),
+    );
+
+    let response =
+        response.expect("validating an event log path that is a FIFO blocks the settings page");
+    assert_eq!(response.code, 200, "{response:?}");
+    let problems: Value = serde_json::from_str(&response.body).expect("JSON");
+    assert_eq!(
+        problems.as_array().map(Vec::len),
+        Some(1),
+        "one problem: {problems}"
+    );
+    assert_eq!(problems[0]["key"], "event_log_path", "{problems}");
+}
+
+#[test]
+fn glob_star_before_literal_star() {
+    // A `*` in the pattern first matched a literal `*` in the text and never backtracked.
+    assert!(Glob::new("*").matches("*0"));
+    assert!(Glob::new("deploy-*").matches("deploy-*x"));
+}
+
+#[test]
+fn glob_question_mark_dotted_capital_i() {
+    // `İ` (U+0130) lowercases to two chars, `i` and U+0307, so one `?` no longer matched it.
+    assert!(Glob::new("?").matches("İ"));
+    assert!(Glob::new("build-?").matches("build-İ"));
 }
