@@ -486,3 +486,73 @@ stage=build on=fixed -> ops
     assert_eq!(engine.waiting()["audit"], 4);
     assert_eq!(engine.waiting()["ops"], 2);
 }
+
+struct TestAgent {
+    uuid: String,
+    host_name: String,
+}
+
+impl herald::delivery::AgentView for TestAgent {
+    fn event_id(&self) -> String {
+        format!("agent/{}/LostContact", self.uuid)
+    }
+    fn host_name(&self) -> &str {
+        &self.host_name
+    }
+    fn uuid(&self) -> &str {
+        &self.uuid
+    }
+    fn agent_state(&self) -> &str {
+        "LostContact"
+    }
+    fn build_state(&self) -> &str {
+        "Idle"
+    }
+    fn agent_config_state(&self) -> &str {
+        "Enabled"
+    }
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "uuid": self.uuid, "host_name": self.host_name })
+    }
+}
+
+#[test]
+fn agent_events_follow_agent_rules() {
+    let receiver = Receiver::start(Mode::Ok);
+    let dir = temp_dir("agent");
+    let settings_destinations = destinations(&[
+        format!("ops chat {}", receiver.url("/ops")),
+        format!("audit webhook {}", receiver.url("/audit")),
+    ]);
+    let settings = [
+        ("delivery_destinations", settings_destinations.as_str()),
+        ("delivery_rules", "on=all -> audit\non=agent -> ops, audit"),
+    ];
+    let engine = Engine::open(config(&dir, &settings)).unwrap();
+    engine.start().unwrap();
+
+    let agent = TestAgent {
+        uuid: "a1b2".to_string(),
+        host_name: "build<01>".to_string(),
+    };
+    let raw = br#"{"uuid":"a1b2","host_name":"build<01>","agent_state":"LostContact"}"#;
+    let accepted = engine.accept_agent(&agent, raw).unwrap();
+    assert_eq!(accepted.kinds, vec![EventKind::Agent]);
+    assert_eq!(accepted.destinations, vec!["ops", "audit"]);
+
+    receiver.wait_for(LIMIT, "two deliveries", |r| r.len() >= 2);
+    engine.stop(Duration::from_secs(2));
+
+    let requests = receiver.requests();
+    let chat = requests.iter().find(|r| r.path == "/ops").unwrap().json();
+    let text = chat["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Agent *build&lt;01&gt;* (a1b2): LostContact"),
+        "{text:?}"
+    );
+    let webhook = requests.iter().find(|r| r.path == "/audit").unwrap().json();
+    assert_eq!(webhook["type"], "agent-status");
+    assert_eq!(webhook["event_id"], "agent/a1b2/LostContact");
+    assert_eq!(webhook["kinds"], serde_json::json!(["agent"]));
+    assert_eq!(webhook["gocd"]["agent_state"], "LostContact");
+}

@@ -1,4 +1,4 @@
-//! Rules and delivery settings: what parses, and the messages the admin sees for what does not.
+//! Rules and delivery settings: what parses, and the messages shown to the admin for what does not.
 
 use std::collections::HashMap;
 

@@ -47,7 +47,7 @@ pub trait AgentView {
     fn agent_state(&self) -> &str;
     fn build_state(&self) -> &str;
     fn agent_config_state(&self) -> &str;
-    /// The typed event, serialized for the webhook body's `event` field.
+    /// Serializes the typed event for the webhook body's `event` field.
     fn to_json(&self) -> Value;
 }
 

@@ -59,7 +59,7 @@ impl fmt::Display for EventKind {
     }
 }
 
-/// What a rule looks at in one event.
+/// The fields of one event that rules match against.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Subject<'a> {
     Stage {

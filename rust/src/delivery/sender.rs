@@ -265,7 +265,8 @@ fn describe_error(error: &ureq::Error) -> String {
         ureq::Error::HostNotFound => "host not found".to_string(),
         ureq::Error::ConnectionFailed => "connection failed".to_string(),
         ureq::Error::BadUri(_) => "invalid URL".to_string(),
-        ureq::Error::Io(io) => format!("connection error: {}", io.kind()),
+        // TLS failures arrive here too, e.g. "invalid peer certificate: UnknownIssuer".
+        ureq::Error::Io(io) => format!("connection error: {io}"),
         other => format!("request failed: {other}"),
     }
 }

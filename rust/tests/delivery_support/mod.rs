@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,14 +17,14 @@ use sha2::Sha256;
 use herald::delivery::Config;
 use herald::event::{StageEvent, StageResult, StageState};
 
-/// How the receiver answers the next requests.
+/// How the receiver responds to the next requests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Ok,
     Status(u16),
-    /// Reads the request and never answers until the mode changes or the receiver is dropped.
+    /// Reads the request and never responds until the mode changes or the receiver is dropped.
     Hang,
-    /// Reads the request and closes the connection without an answer.
+    /// Reads the request and closes the connection without a response.
     Close,
 }
 
@@ -171,7 +171,7 @@ impl Drop for Receiver {
     fn drop(&mut self) {
         self.state.closed.store(true, Ordering::SeqCst);
         self.state.changed.notify_all();
-        // Wakes the accept loop so it sees `closed`.
+        // Wakes the accept loop so it reads `closed`.
         let _ = TcpStream::connect(self.addr);
     }
 }
@@ -217,7 +217,8 @@ fn serve(stream: TcpStream, state: Arc<State>) {
     }
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Recorded> {
+/// Reads one HTTP/1.1 request with a `Content-Length` body; `None` at end of stream.
+pub fn read_request(reader: &mut impl BufRead) -> Option<Recorded> {
     let mut request_line = String::new();
     if reader.read_line(&mut request_line).ok()? == 0 {
         return None;
@@ -323,7 +324,7 @@ pub fn config(queue_dir: &Path, settings: &[(&str, &str)]) -> Config {
     config
 }
 
-/// A fresh, empty folder under the target temp folder.
+/// Creates a fresh, empty folder under the system temp folder.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("herald-delivery-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
