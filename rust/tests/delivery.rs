@@ -189,7 +189,8 @@ fn hung_destination_delays_no_other() {
     let settings = [
         ("delivery_destinations", settings_destinations.as_str()),
         ("delivery_rules", "-> slow, fast"),
-        ("delivery_request_timeout_seconds", "2"),
+        // Far longer than the test: stop must cut the hung request off, not wait it out.
+        ("delivery_request_timeout_seconds", "3600"),
     ];
     let engine = Engine::open(config(&dir, &settings)).unwrap();
     engine.start().unwrap();
@@ -209,7 +210,22 @@ fn hung_destination_delays_no_other() {
     );
     hung.wait_for(LIMIT, "the hung request", |r| !r.is_empty());
 
-    engine.stop(Duration::from_millis(100));
+    let engine = std::sync::Arc::new(engine);
+    let (stopped_sender, stopped) = std::sync::mpsc::channel();
+    let stopping_engine = std::sync::Arc::clone(&engine);
+    std::thread::spawn(move || {
+        stopping_engine.stop(Duration::from_millis(100));
+        stopped_sender.send(()).unwrap();
+    });
+    // The limit guards against a hang; it is not a timing check.
+    assert!(
+        stopped.recv_timeout(LIMIT).is_ok(),
+        "stop did not cut off the hung request"
+    );
+    assert!(
+        engine.status().is_empty(),
+        "a cut-off request counted as a failure"
+    );
     assert_eq!(engine.waiting()["fast"], 0);
     assert_eq!(engine.waiting()["slow"], 5);
 

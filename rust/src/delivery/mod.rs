@@ -349,8 +349,9 @@ impl Engine {
             .collect()
     }
 
-    /// Stops the senders and joins every thread. Senders waiting or backing off stop at once;
-    /// a sender inside a request stops when that request ends. Queued events stay on disk.
+    /// Stops the senders and joins every thread. Senders that wait or back off stop at once.
+    /// Requests still in flight at `deadline` are cut off by closing their connections; their
+    /// events stay queued and are sent again after the next start (at least once).
     pub fn stop(&self, deadline: Duration) {
         self.shared.stopping.store(true, Ordering::SeqCst);
         for state in self.shared.destinations.values() {
@@ -364,12 +365,14 @@ impl Engine {
         }
         let busy = threads.iter().filter(|t| !t.is_finished()).count();
         if busy > 0 {
-            // NOTE: a blocking request cannot be cancelled from outside, so the wait past the
-            // deadline is bounded by the request timeout setting instead.
-            log::warn!(
-                "{busy} senders are still inside a request after the stop deadline; waiting up to the request timeout ({} s)",
-                self.shared.config.request_timeout.as_secs()
+            log::info!(
+                "Cutting off {busy} delivery requests still in flight after the stop deadline of {} ms; their events stay queued",
+                deadline.as_millis()
             );
+            // Closes every connection of the agent, so blocked reads and writes return at once.
+            // NOTE: a TCP connect or name lookup in progress is not interrupted; the request
+            // timeout setting bounds it.
+            self.shared.agent.clone().shutdown();
         }
         for thread in threads {
             let _ = thread.join();

@@ -141,6 +141,10 @@ pub fn run(state: Arc<DestinationState>, context: SenderContext) {
                 pop_front(&state, &entry_ref);
                 record_success(&state);
             }
+            Err(_) if context.stopping.load(Ordering::SeqCst) => {
+                // Cut off by `stop`: the entry stays queued for the next start.
+                break;
+            }
             Err(error) => {
                 let failures = record_failure(&state, &error);
                 let delay = backoff(failures, context.retry_min, context.retry_max);
