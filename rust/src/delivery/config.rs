@@ -295,7 +295,7 @@ pub fn validate_settings(values: &HashMap<String, String>) -> Vec<FieldError> {
     }
 
     // Rules are checked against the destination names here, not in the field validator,
-    // because a field validator sees only its own value.
+    // because a field validator reads only its own value.
     let destinations = values.get(DESTINATIONS).map(String::as_str).unwrap_or("");
     if let (Ok(list), Some(rules)) = (parse_destinations(destinations), values.get(RULES)) {
         let names: Vec<String> = list.into_iter().map(|(name, _, _)| name).collect();
@@ -373,7 +373,7 @@ fn validate_ca_bundle(value: &str) -> Vec<String> {
 }
 
 fn validate_rules_field(value: &str) -> Vec<String> {
-    // Destination names are checked in `validate_settings`, which sees both fields. Here every
+    // Destination names are checked in `validate_settings`, which reads both fields. Here every
     // name is accepted, so only the syntax is checked.
     let names = rule_destination_names(value);
     Rules::parse(value, &names).err().unwrap_or_default()

@@ -8,9 +8,9 @@
 //!   before it.
 //! - The previous run of a completed run is the remembered run that comes last before it in
 //!   (pipeline counter, stage counter) order. So a re-run (stage counter 2 or more) compares
-//!   with the earlier run of the same stage in the same pipeline run, and the first run of a
-//!   stage in a pipeline run compares with the latest run of an earlier pipeline run, even when
-//!   notifications arrive out of order.
+//!   with the earlier run of the same stage in the same pipeline run. The first run of a stage
+//!   in a pipeline run compares with the latest run of an earlier pipeline run. Both hold even
+//!   when notifications arrive out of order.
 //! - `broken`: the run failed and its previous run passed. `fixed`: the run passed and its
 //!   previous run failed. A stage with no previous run is neither.
 //!
@@ -38,7 +38,7 @@ pub struct RunOutcome {
     pub passed: bool,
 }
 
-/// What a completed run means compared with the previous run of its stage.
+/// Meaning of a completed run compared with the previous run of its stage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transition {
     Broken,

@@ -5,7 +5,7 @@
 //! routes it with the [`rules`], writes one request body per destination to the durable queue
 //! in [`store`] and flushes it to disk, then returns. It never touches the network. One sender
 //! thread per destination delivers from the queue with retries ([`sender`]), so a dead
-//! destination delays nobody else. [`Engine::status`] returns the failure messages for the
+//! destination delays no other. [`Engine::status`] returns the failure messages for the
 //! `stage-status` answer.
 //!
 //! One engine at a time may use a queue folder: two engines on one folder would deliver the
@@ -37,7 +37,7 @@ use rules::Subject;
 use sender::{DestinationState, SenderContext};
 use store::{Entry, Store};
 
-/// Why the engine could not open or accept an event. The messages are meant for the GoCD admin
+/// Error of opening the engine or accepting an event. The messages are meant for the GoCD admin
 /// and never contain URLs or secrets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeliveryError {
@@ -321,7 +321,7 @@ impl Engine {
         Ok(())
     }
 
-    /// Returns one message per failing destination, for the `stage-status` answer: the name,
+    /// Returns one message per failing destination, for the `stage-status` response: the name,
     /// how many deliveries wait and the last error. Empty when every destination is healthy.
     pub fn status(&self) -> Vec<String> {
         let mut messages = Vec::new();
@@ -350,7 +350,7 @@ impl Engine {
     }
 
     /// Stops the senders and joins every thread. Senders that wait or back off stop at once.
-    /// Requests still in flight at `deadline` are cut off by closing their connections; their
+    /// Requests still in flight at `deadline` are cut off by closing their connections. Their
     /// events stay queued and are sent again after the next start (at least once).
     pub fn stop(&self, deadline: Duration) {
         self.shared.stopping.store(true, Ordering::SeqCst);

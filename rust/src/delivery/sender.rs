@@ -1,5 +1,5 @@
 //! One sender thread per destination: delivers its queued requests oldest first, retrying with
-//! exponential backoff and jitter, and keeps the health that `stage-status` answers report.
+//! exponential backoff and jitter, and keeps the health that `stage-status` responses report.
 //!
 //! A destination delivers strictly in acceptance order and the next request waits until the
 //! current one succeeds or is given up, so events of one pipeline stage arrive in the order
@@ -55,7 +55,7 @@ impl DestinationState {
     }
 }
 
-/// What a sender needs besides its destination.
+/// Shared parts that a sender uses besides its destination.
 pub struct SenderContext {
     pub store: Arc<Store>,
     pub agent: ureq::Agent,
@@ -92,7 +92,7 @@ pub fn build_agent(config: &Config) -> Result<ureq::Agent, String> {
     Ok(agent)
 }
 
-/// Parses PEM text into certificates, failing when it holds none.
+/// Parses PEM text into certificates, failing when it contains none.
 pub fn parse_ca_bundle(pem: &str) -> Result<Vec<Certificate<'static>>, String> {
     let mut certificates = Vec::new();
     for item in ureq::tls::parse_pem(pem.as_bytes()) {
@@ -232,7 +232,7 @@ pub fn backoff(failures: u32, min: Duration, max: Duration) -> Duration {
     base.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
-/// Sends one request. The error text is safe to show: it never holds the URL or the secret,
+/// Sends one request. The error text is safe to show: it never contains the URL or the secret,
 /// because chat webhook URLs carry their token.
 fn attempt(agent: &ureq::Agent, destination: &Destination, entry: &Entry) -> Result<(), String> {
     let mut request = agent

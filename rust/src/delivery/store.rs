@@ -12,9 +12,9 @@
 //! `<seq>` is a zero-padded number that grows with every accepted event, so the files of one
 //! destination sort in acceptance order and each sender delivers oldest first.
 //!
-//! Every file is written to a temporary name in its final folder, flushed with `fsync`, renamed,
-//! and the folder is flushed too, so after a crash a file is either complete or absent, and a
-//! file that `write` reported is on disk. A delivered file is deleted without flushing the
+//! Every file is written to a temporary name in its final folder, flushed with `fsync` and
+//! renamed, and then the folder is flushed too. So after a crash a file is either complete or
+//! absent, and a file that `write` reported is on disk. A delivered file is deleted without flushing the
 //! folder, so a crash right after a delivery can bring the file back: delivery is at least once.
 //! Temporary files left by a crash are deleted at open; files that do not parse are moved to
 //! `quarantine/` with a log line and never stop the queue.
@@ -115,7 +115,7 @@ impl Store {
             let file_name = file.file_name().to_string_lossy().into_owned();
             let path = file.path();
             if file_name.starts_with(".tmp-") {
-                // Written by an `accept` that never returned, so nobody was told it was stored.
+                // Written by an `accept` that never returned, so no caller was told it was stored.
                 fs::remove_file(&path)?;
                 continue;
             }
