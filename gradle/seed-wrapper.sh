@@ -2,7 +2,7 @@
 # Prepares the Gradle wrapper before gradlew starts it.
 #
 # 1. The distribution named in gradle-wrapper.properties is already in the wrapper cache, or
-#    Gradle's download host answers: nothing to do, the wrapper takes over.
+#    Gradle's download host responds: nothing to do, the wrapper takes over.
 # 2. Otherwise fetch the identical bin distribution from the Maven Central coordinates
 #    com.github.hazendaz.gradle:gradle:<version>:zip:bin with `mvn dependency:get` (Maven's
 #    configured repositories), check it against distributionSha256Sum and put it where the
@@ -92,7 +92,7 @@ fi
 curl --silent --head --location --output /dev/null --max-time 15 "$distribution_url"
 curl_status=$?
 if [ "$curl_status" = 0 ]; then
-    say "Gradle $gradle_version is not cached yet and its download host answers: the wrapper downloads it"
+    say "Gradle $gradle_version is not cached yet and its download host responds: the wrapper downloads it"
     exit 0
 fi
 say "Gradle $gradle_version is not cached and $distribution_url cannot be reached (curl exit $curl_status)"

@@ -15,7 +15,7 @@ use super::logging;
 /// A failure of the bridge itself, raised in Java as an exception.
 #[derive(Debug)]
 pub enum BridgeError {
-    InvalidArgument(&'static str),
+    InvalidArgument(String),
     Jni(jni::errors::Error),
 }
 
@@ -40,12 +40,19 @@ pub fn run<T>(
     let message = match outcome {
         Ok(Ok(value)) => return Some(value),
         Ok(Err(BridgeError::InvalidArgument(message))) => {
-            throw(env, "java/lang/IllegalArgumentException", &format!("{export}: {message}"));
+            throw(
+                env,
+                "java/lang/IllegalArgumentException",
+                &format!("{export}: {message}"),
+            );
             return None;
         }
         Ok(Err(BridgeError::Jni(jni::errors::Error::JavaException))) => return None,
         Ok(Err(BridgeError::Jni(error))) => format!("{export}: JNI call failed: {error}"),
-        Err(payload) => format!("{export}: panic in Herald's native code: {}", panic_message(&*payload)),
+        Err(payload) => format!(
+            "{export}: panic in Herald's native code: {}",
+            panic_message(&*payload)
+        ),
     };
     throw(env, "java/lang/IllegalStateException", &message);
     None
@@ -61,7 +68,7 @@ pub fn catch_panic<T>(context: &str, work: impl FnOnce() -> T) -> Result<T, Stri
     })
 }
 
-/// Builds a GoCD failure answer `{"status": "failure", "messages": [message]}`.
+/// Builds a GoCD failure response body `{"status": "failure", "messages": [message]}`.
 pub fn failure_body(message: &str) -> String {
     serde_json::json!({ "status": "failure", "messages": [message] }).to_string()
 }
@@ -73,11 +80,9 @@ pub fn read_string(
     name: &'static str,
 ) -> Result<String, BridgeError> {
     if value.is_null() {
-        return Err(BridgeError::InvalidArgument(match name {
-            "requestName" => "requestName must not be null",
-            "apiVersion" => "apiVersion must not be null",
-            _ => "a string argument must not be null",
-        }));
+        return Err(BridgeError::InvalidArgument(format!(
+            "{name} must not be null"
+        )));
     }
     Ok(env.get_string(value)?.into())
 }
@@ -135,7 +140,7 @@ fn install_panic_hook() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
         panic::set_hook(Box::new(|info| {
-            // A panic inside the logger would re-enter this hook; print that one plainly.
+            // A panic inside the logger would re-enter this hook, so that one goes to stderr unformatted.
             if IN_PANIC_HOOK.with(|flag| flag.replace(true)) {
                 eprintln!("herald: panic while logging a panic: {info}");
                 return;

@@ -72,7 +72,10 @@ pub fn detach_java_sink() {
 
 fn write_sink() -> std::sync::RwLockWriteGuard<'static, Option<JavaSink>> {
     // A panic while the lock was held cannot leave the Option half-written, so poisoning is moot.
-    LOGGER.java.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    LOGGER
+        .java
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Log for BridgeLogger {
@@ -127,7 +130,12 @@ fn forward(sink: &JavaSink, record: &Record) -> bool {
     let delivered = env.with_local_frame(4, |env| -> jni::errors::Result<()> {
         let message = env.new_string(text)?;
         let class = <&JClass>::from(sink.class.as_obj());
-        let arguments = [jvalue { i: level }, jvalue { l: message.as_raw() }];
+        let arguments = [
+            jvalue { i: level },
+            jvalue {
+                l: message.as_raw(),
+            },
+        ];
         // SAFETY: the method id was looked up on this class with SINK_SIGNATURE, whose
         // parameters (int, String) match `arguments`, and it returns void.
         unsafe {

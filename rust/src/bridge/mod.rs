@@ -94,7 +94,9 @@ pub unsafe extern "system" fn Java_io_herald_gocd_NativeBridge_handle<'local>(
         let api_version = guard::read_string(env, &api_version, "apiVersion")?;
         let body = guard::read_optional_bytes(env, &body)?;
         if code_out.is_null() || env.get_array_length(&code_out)? < 1 {
-            return Err(BridgeError::InvalidArgument("codeOut must be an int[] of length 1"));
+            return Err(BridgeError::InvalidArgument(
+                "codeOut must be an int[] of length 1".to_owned(),
+            ));
         }
 
         let response = guard::catch_panic(&request_name, || {

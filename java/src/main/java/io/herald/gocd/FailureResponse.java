@@ -3,7 +3,7 @@ package io.herald.gocd;
 import com.thoughtworks.go.plugin.api.response.DefaultGoPluginApiResponse;
 import com.thoughtworks.go.plugin.api.response.GoPluginApiResponse;
 
-/** Failure answers built in Java, for when the native side cannot answer. */
+/** Failure responses built in Java, for when the native side cannot respond. */
 final class FailureResponse {
     static final int INTERNAL_ERROR = 500;
 
@@ -14,7 +14,7 @@ final class FailureResponse {
     private FailureResponse() {
     }
 
-    /** Returns a 500 answer {"status": "failure", "messages": [message]}. */
+    /** Returns a 500 response {"status": "failure", "messages": [message]}. */
     static GoPluginApiResponse of(String message) {
         return new DefaultGoPluginApiResponse(INTERNAL_ERROR, body(message));
     }

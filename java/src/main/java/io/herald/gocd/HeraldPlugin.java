@@ -28,7 +28,7 @@ public class HeraldPlugin implements GoPlugin {
     private final GoPluginIdentifier identifier = new GoPluginIdentifier(EXTENSION, API_VERSIONS);
     private final ServerState serverState = new ServerState(identifier);
 
-    /** Loads the native library and starts the core. A failure is logged, and each request then answers with it. */
+    /** Loads the native library and starts the core. A failure is logged, and each request then returns a failure response naming it. */
     @Load
     public void onLoad(PluginContext context) {
         try {
@@ -36,15 +36,17 @@ public class HeraldPlugin implements GoPlugin {
             NativeBridge.start();
             LOGGER.info("Herald " + BuildInfo.version() + " loaded");
         } catch (Throwable e) {
-            LOGGER.error("Herald could not start, so every request will answer with a failure", e);
+            LOGGER.error("Herald could not start, so every request will get a failure response", e);
         }
     }
 
     /** Stops the core's threads and log forwarding, so the unloaded plugin leaves nothing running. */
     @UnLoad
     public void onUnload(PluginContext context) {
+        if (!NativeBridge.isLoaded()) {
+            return;
+        }
         try {
-            NativeBridge.ensureLoaded();
             NativeBridge.stop();
         } catch (Throwable e) {
             LOGGER.error("Herald could not stop cleanly", e);
@@ -61,7 +63,7 @@ public class HeraldPlugin implements GoPlugin {
         return identifier;
     }
 
-    /** Forwards the request to the core. Never throws: any failure becomes a 500 failure answer and a log line. */
+    /** Forwards the request to the core. Never throws: any failure becomes a 500 failure response and a log line. */
     @Override
     public GoPluginApiResponse handle(GoPluginApiRequest request) {
         try {
@@ -83,10 +85,10 @@ public class HeraldPlugin implements GoPlugin {
         String body = request.requestBody();
         byte[] bodyBytes = body == null ? null : body.getBytes(StandardCharsets.UTF_8);
         int[] code = new int[1];
-        byte[] answer = NativeBridge.handle(requestName, apiVersion, bodyBytes, code);
+        byte[] responseBody = NativeBridge.handle(requestName, apiVersion, bodyBytes, code);
 
         serverState.noteHandled(requestName, apiVersion);
-        return new DefaultGoPluginApiResponse(code[0], new String(answer, StandardCharsets.UTF_8));
+        return new DefaultGoPluginApiResponse(code[0], new String(responseBody, StandardCharsets.UTF_8));
     }
 
     private static GoPluginApiResponse failureFor(GoPluginApiRequest request, Throwable failure) {

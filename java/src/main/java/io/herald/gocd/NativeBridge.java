@@ -38,6 +38,12 @@ final class NativeBridge {
         }
     }
 
+    static boolean isLoaded() {
+        synchronized (LOCK) {
+            return loaded;
+        }
+    }
+
     /** Returns the version of the Rust core, compared with {@link BuildInfo#version()} after loading. */
     static native String coreVersion();
 

@@ -25,6 +25,9 @@ final class NativeLoader {
     /** System property naming the folder for the extracted copy; the default is java.io.tmpdir. */
     static final String EXTRACT_DIR_PROPERTY = "herald.native.tmpdir";
 
+    /** System.nanoTime() just before the latest System.load, read by the measurement harness. */
+    static volatile long lastLoadStartNanos;
+
     private NativeLoader() {
     }
 
@@ -119,6 +122,7 @@ final class NativeLoader {
         if (!Files.isRegularFile(path)) {
             throw new UnsatisfiedLinkError("the library named by " + LIBRARY_OVERRIDE_PROPERTY + " does not exist: " + path);
         }
+        lastLoadStartNanos = System.nanoTime();
         System.load(path.toString());
         return path;
     }
@@ -141,6 +145,7 @@ final class NativeLoader {
         tried.add("copy " + copy);
 
         try {
+            lastLoadStartNanos = System.nanoTime();
             System.load(copy.toString());
         } finally {
             deleteLoadedCopy(copy);

@@ -103,13 +103,13 @@ final class ServerState {
         try {
             GoApiResponse response = accessor.submit(request);
             if (response == null || response.responseCode() != 200) {
-                LOGGER.warn("GoCD answered " + api + " with code " + (response == null ? "none" : response.responseCode())
-                        + "; Herald retries before the next request");
+                LOGGER.warn("GoCD returned code " + (response == null ? "none" : response.responseCode())
+                        + " for " + api + "; Herald retries before the next request");
                 return null;
             }
             return response;
         } catch (RuntimeException e) {
-            LOGGER.warn("GoCD failed to answer " + api + "; Herald retries before the next request", e);
+            LOGGER.warn("GoCD failed to process " + api + "; Herald retries before the next request", e);
             return null;
         }
     }

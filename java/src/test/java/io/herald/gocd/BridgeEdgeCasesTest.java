@@ -102,7 +102,7 @@ public class BridgeEdgeCasesTest {
 
     @Test
     public void tenMegabyteBodyIsHandled() {
-        // Valid JSON padded with 10 MiB of whitespace, so the answer is known: success.
+        // Valid JSON padded with 10 MiB of whitespace, so the expected status is success.
         char[] padding = new char[10 * 1024 * 1024];
         Arrays.fill(padding, ' ');
         String body = String.format(FLAT_EXAMPLE, "build").replace(", \"pipeline-counter\"", "," + new String(padding) + "\"pipeline-counter\"");
@@ -127,7 +127,7 @@ public class BridgeEdgeCasesTest {
     @Test
     public void loneSurrogatesGetWellFormedAnswer() {
         // A raw lone surrogate turns into '?' on the way to UTF-8, and an escaped one is left for
-        // the JSON parser to judge. Either way the answer must be well-formed.
+        // the JSON parser to judge. Either way the response must be well-formed JSON.
         String[] bodies = {
             String.format(FLAT_EXAMPLE, "high\uD800only"),
             String.format(FLAT_EXAMPLE, "low\uDC00only"),

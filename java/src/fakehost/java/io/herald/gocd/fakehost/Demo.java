@@ -10,7 +10,7 @@ import java.util.Map;
 
 /**
  * Loads the built plugin jar in a fake GoCD host and sends it what a server sends after an admin
- * saves the settings and two stages finish, printing every request, answer and event line.
+ * saves the settings and two stages finish, printing every request, response and event line.
  *
  * <p>Arguments: the plugin jar, the tests/fixtures folder.
  */

@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The server side of {@link GoApplicationAccessor}: answers the processor requests a notification
+ * The server side of {@link GoApplicationAccessor}: responds to the processor requests a notification
  * plugin makes, from a settings map the test or demo controls.
  */
 public final class FakeGoServer extends GoApplicationAccessor {
@@ -52,7 +52,7 @@ public final class FakeGoServer extends GoApplicationAccessor {
             response.setResponseBody("expected {\"plugin-id\": \"herald.notifier\"}, got " + requestBody);
             return response;
         }
-        // GoCD answers with a null body when the settings were never saved.
+        // GoCD responds with a null body when the settings were never saved.
         return ok(pluginSettings == null ? null : Json.object(pluginSettings));
     }
 

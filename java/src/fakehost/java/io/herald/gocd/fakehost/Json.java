@@ -2,7 +2,7 @@ package io.herald.gocd.fakehost;
 
 import java.util.Map;
 
-/** Just enough JSON writing for the fake host's answers. */
+/** Just enough JSON writing for the fake host's responses. */
 final class Json {
     private Json() {
     }
