@@ -82,6 +82,7 @@ cached_zip="$distribution_dir/$zip_name"
 failure_marker="$distribution_dir/herald-seed-failed"
 
 if [ -f "$cached_zip.ok" ] || [ -f "$cached_zip" ]; then
+    say "Gradle $gradle_version is in the wrapper cache ($distribution_dir)"
     exit 0
 fi
 

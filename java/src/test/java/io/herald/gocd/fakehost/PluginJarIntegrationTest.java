@@ -9,7 +9,9 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.thoughtworks.go.plugin.api.response.GoPluginApiResponse;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -96,6 +98,23 @@ public class PluginJarIntegrationTest {
 
             assertNoThreadLeft(threadsBefore, pluginClassLoader, round);
         }
+    }
+
+    @Test
+    public void rustLogReachesPluginLogger() throws Exception {
+        // Outside GoCD the plugin API's Logger has no logging service and prints to System.out.
+        PrintStream stdout = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        try (LoadedPlugin plugin = LoadedPlugin.load(jar, new FakeGoServer())) {
+            System.setOut(new PrintStream(captured, true, "UTF-8"));
+            plugin.send("stage-status", Demo.read(fixtures.resolve("stage-status/api-4.0-passed.json")));
+        } finally {
+            System.setOut(stdout);
+        }
+
+        String output = captured.toString("UTF-8");
+        assertTrue(output, output.contains("herald::plugin"));
+        assertTrue(output, output.contains("déploiement"));
     }
 
     @Test
