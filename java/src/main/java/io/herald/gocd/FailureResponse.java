@@ -29,7 +29,7 @@ final class FailureResponse {
 
     /**
      * Quotes {@code text} as a JSON string. Everything outside printable ASCII is written as a
-     * \\u escape, so the result is plain ASCII whatever the text holds (lone surrogates included).
+     * \\u escape, so the result is plain ASCII whatever the text contains (lone surrogates included).
      */
     static String jsonString(String text) {
         String value = text == null ? "null" : text;

@@ -16,7 +16,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 
-/** The GoCD notification plugin. Every request goes to the Rust core; this class only adapts types. */
+/** The GoCD notification plugin. Every request goes to the Rust core, so this class only adapts types. */
 @Extension
 public class HeraldPlugin implements GoPlugin {
     static final String PLUGIN_ID = "herald.notifier";
@@ -63,7 +63,7 @@ public class HeraldPlugin implements GoPlugin {
         return identifier;
     }
 
-    /** Forwards the request to the core. Never throws: any failure becomes a 500 failure response and a log line. */
+    /** Forwards the request to the core. Catches every Throwable and turns it into a 500 failure response and a log line. */
     @Override
     public GoPluginApiResponse handle(GoPluginApiRequest request) {
         try {

@@ -9,7 +9,6 @@ import com.thoughtworks.go.plugin.api.info.PluginContext;
 import com.thoughtworks.go.plugin.api.request.DefaultGoPluginApiRequest;
 import com.thoughtworks.go.plugin.api.response.GoPluginApiResponse;
 import java.io.IOException;
-import java.io.InputStream;
 import java.lang.annotation.Annotation;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
@@ -54,7 +53,7 @@ public final class LoadedPlugin implements AutoCloseable {
         this.plugin = plugin;
     }
 
-    /** Loads the jar with a server that speaks every notification API version GoCD knows. */
+    /** Loads the jar with a server that speaks every notification API version GoCD supports. */
     public static LoadedPlugin load(Path jar, FakeGoServer server) throws Exception {
         return load(jar, server, SERVER_API_VERSIONS);
     }
@@ -207,13 +206,6 @@ public final class LoadedPlugin implements AutoCloseable {
             for (Path path : paths.sorted(Comparator.reverseOrder()).collect(Collectors.toList())) {
                 Files.deleteIfExists(path);
             }
-        }
-    }
-
-    /** Reads a resource of the loaded jar through the plugin's classloader. */
-    public byte[] readResource(String name) throws IOException {
-        try (InputStream in = classLoader.getResourceAsStream(name)) {
-            return in == null ? null : in.readAllBytes();
         }
     }
 }

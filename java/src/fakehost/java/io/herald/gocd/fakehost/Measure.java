@@ -10,9 +10,10 @@ import java.nio.file.Paths;
 import java.util.Arrays;
 
 /**
- * Prints three figures for the built jar: its size, the time from the plugin's System.load call to
- * its first response (and, for context, from the start of loading the jar), and the median time of
- * one stage-status call for the API 4.0 fixture through the plugin and JNI.
+ * Prints three figures for the built jar. The first is its size. The second is the time from the
+ * plugin's System.load call to its first response, with the time from the start of loading the jar
+ * for context. The third is the median time of one stage-status call for the API 4.0 fixture
+ * through the plugin and JNI.
  *
  * <p>Arguments: the plugin jar, the tests/fixtures folder. Not a test: the figures depend on the
  * machine, and nothing is asserted about them.
