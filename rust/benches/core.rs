@@ -52,6 +52,19 @@ fn bench_parse(c: &mut Criterion) {
     group.finish();
 }
 
+/// Decoding into a `serde_json::Value` alone: the floor under any parser that builds the tree first.
+fn bench_decode_only(c: &mut Criterion) {
+    let mut group = c.benchmark_group("decode-json-value");
+    for (name, _, file_name) in CASES {
+        let body = read_body(file_name);
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &body, |b, body| {
+            b.iter(|| serde_json::from_slice::<serde_json::Value>(body).expect("JSON"))
+        });
+    }
+    group.finish();
+}
+
 fn bench_render(c: &mut Criterion) {
     let kinds = [EventKind::Failed, EventKind::Broken];
     let mut group = c.benchmark_group("render");
@@ -125,5 +138,11 @@ fn bench_enqueue(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_parse, bench_render, bench_enqueue);
+criterion_group!(
+    benches,
+    bench_decode_only,
+    bench_parse,
+    bench_render,
+    bench_enqueue
+);
 criterion_main!(benches);
