@@ -56,7 +56,9 @@ find_fallback_gradle() {
     fi
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "no Gradle installed: installing Debian's gradle package with apt-get (running as root)"
-        if apt-get install -y gradle >&2 && command -v gradle >/dev/null 2>&1; then
+        # A fresh machine may have no package lists yet, so refresh them first.
+        apt-get update -qq >&2 || say "apt-get update failed: trying the install with the lists at hand"
+        if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gradle >&2 && command -v gradle >/dev/null 2>&1; then
             say "falling back to the freshly installed Gradle at $(command -v gradle)"
             command -v gradle
             return 0
