@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::delivery::service::Service as Delivery;
 use crate::event::{AgentEvent, StageEvent};
 use crate::event_log::EventLog;
 use crate::protocol::agent::parse_agent_status;
@@ -52,6 +53,7 @@ pub struct Plugin {
     settings: RwLock<Arc<Settings>>,
     server_info: RwLock<Arc<ServerInfo>>,
     event_log: EventLog,
+    delivery: Delivery,
 }
 
 impl Plugin {
@@ -66,7 +68,7 @@ impl Plugin {
     pub fn handle(&self, request_name: &str, api_version: &str, body: Option<&[u8]>) -> Response {
         match request_name {
             protocol::NOTIFICATIONS_INTERESTED_IN => {
-                let notifications = self.settings().interested_notifications();
+                let notifications = self.settings().interested_notifications(api_version);
                 Response::ok(json!({ "notifications": notifications }).to_string())
             }
             protocol::STAGE_STATUS => self.handle_stage_status(api_version, body),
@@ -103,6 +105,12 @@ impl Plugin {
             info.site_url.as_deref().unwrap_or("(none)"),
             info.secure_site_url.as_deref().unwrap_or("(none)")
         );
+        let site_url = info
+            .site_url
+            .clone()
+            .or_else(|| info.secure_site_url.clone())
+            .filter(|url| !url.is_empty());
+        self.delivery.set_server_site_url(site_url);
         *self
             .server_info
             .write()
@@ -130,11 +138,28 @@ impl Plugin {
         )
     }
 
-    /// Starts background work (delivery senders). Called from the plugin's `@Load`.
-    pub fn start(&self) {}
+    /// Starts delivery when at least one destination is configured. Called from the plugin's
+    /// `@Load`; settings applied later open, replace or close the delivery engine.
+    pub fn start(&self) {
+        self.delivery.start();
+    }
 
-    /// Stops background work and waits for it. Called from the plugin's `@UnLoad`.
-    pub fn stop(&self) {}
+    /// Stops delivery and joins every sender thread, cutting off requests still in flight
+    /// after a few seconds (their events stay queued). Called from the plugin's `@UnLoad`.
+    pub fn stop(&self) {
+        self.delivery.stop();
+    }
+
+    /// Returns one message per failing delivery destination, or why delivery could not start.
+    /// Empty when delivery is healthy or off.
+    pub fn delivery_status(&self) -> Vec<String> {
+        self.delivery.status()
+    }
+
+    /// Returns true while a delivery engine runs.
+    pub fn delivery_running(&self) -> bool {
+        self.delivery.is_open()
+    }
 
     fn handle_stage_status(&self, api_version: &str, body: Option<&[u8]>) -> Response {
         let settings = self.settings();
@@ -146,7 +171,10 @@ impl Plugin {
         };
 
         log::info!("{}", describe_stage_event(&event));
-        self.record(&settings, protocol::STAGE_STATUS, &event)
+        let mut messages = self.record(&settings, protocol::STAGE_STATUS, &event);
+        // The body parsed, so it is present.
+        messages.extend(self.delivery.accept(&event, body.unwrap_or_default()));
+        respond(messages)
     }
 
     fn handle_agent_status(&self, api_version: &str, body: Option<&[u8]>) -> Response {
@@ -159,19 +187,22 @@ impl Plugin {
         };
 
         log::info!("{}", describe_agent_event(&event));
-        self.record(&settings, protocol::AGENT_STATUS, &event)
+        let mut messages = self.record(&settings, protocol::AGENT_STATUS, &event);
+        messages.extend(self.delivery.accept_agent(&event, body.unwrap_or_default()));
+        respond(messages)
     }
 
-    /// Appends an accepted event to the event log when one is set, and builds the response.
-    fn record<T: Serialize>(&self, settings: &Settings, kind: &str, event: &T) -> Response {
+    /// Appends an accepted event to the event log when one is set. Returns the failure message,
+    /// if any.
+    fn record<T: Serialize>(&self, settings: &Settings, kind: &str, event: &T) -> Vec<String> {
         let Some(path) = &settings.event_log_path else {
-            return Response::ok(answer::success());
+            return Vec::new();
         };
         match self.event_log.append(path, kind, Utc::now(), event) {
-            Ok(()) => Response::ok(answer::success()),
+            Ok(()) => Vec::new(),
             Err(error) => {
                 log::error!("{error}");
-                Response::ok(answer::failure([error.to_string()]))
+                vec![error.to_string()]
             }
         }
     }
@@ -196,11 +227,27 @@ impl Plugin {
         } else {
             log::info!("Herald plugin settings applied: {}", settings.summary());
         }
+        let delivery_config = settings.delivery_config();
+        let delivery_values = settings
+            .delivery_values()
+            .into_iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
         *self
             .settings
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(settings);
+        self.delivery.apply(delivery_config, delivery_values);
         Ok(())
+    }
+}
+
+/// Builds the response to a notification: success, or failure with `messages`.
+fn respond(messages: Vec<String>) -> Response {
+    if messages.is_empty() {
+        Response::ok(answer::success())
+    } else {
+        Response::ok(answer::failure(messages))
     }
 }
 

@@ -4,7 +4,7 @@
 //! To add a setting, add a row to [`FIELDS`] with a validator, and read its value in
 //! [`Settings::from_values`] (or through [`Settings::value`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -14,11 +14,26 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::delivery::config::{self as delivery_config, Config as DeliveryConfig, SettingsField};
+use crate::delivery::SETTINGS_FIELDS as DELIVERY_FIELDS;
 use crate::protocol::body::{as_object, decode_value};
-use crate::protocol::{Problem, STAGE_STATUS};
+use crate::protocol::{Problem, AGENT_STATUS, STAGE_STATUS};
 
 pub const EVENT_LOG_PATH: &str = "event_log_path";
 pub const LEGACY_TIME_ZONE: &str = "legacy_time_zone";
+
+/// Name of the queue folder created in the GoCD server's working directory when the queue
+/// folder setting is empty.
+pub const DEFAULT_QUEUE_FOLDER_NAME: &str = "herald-queue";
+
+/// Input element of a field on the settings page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// One line of text.
+    Text,
+    /// Several lines of text, for fields with one entry per line.
+    Textarea,
+}
 
 /// One field of the settings page.
 pub struct Field {
@@ -32,8 +47,26 @@ pub struct Field {
     pub display_order: &'static str,
     /// Help text shown below the input.
     pub help: &'static str,
+    pub input: Input,
     /// Checks a non-empty value, including the state of the machine it names (files, folders).
-    pub validate: fn(&str) -> Result<(), String>,
+    /// Returns one message per problem; empty when the value is valid.
+    pub validate: fn(&str) -> Vec<String>,
+}
+
+/// Builds the row of a delivery field. The delivery module defines its key, name, default,
+/// help and validator; the page adds the position and the input element.
+const fn delivery_row(field: &SettingsField, display_order: &'static str, input: Input) -> Field {
+    Field {
+        key: field.key,
+        display_name: field.display_name,
+        default_value: field.default_value,
+        required: field.required,
+        secure: field.secure,
+        display_order,
+        help: field.help,
+        input,
+        validate: field.validate,
+    }
 }
 
 /// Every setting of the plugin, in page order.
@@ -48,6 +81,7 @@ pub const FIELDS: &[Field] = &[
         help: "Absolute path of a file to which every notification is appended as one JSON line, \
                for log shippers to tail. The folder must exist and be writable by the GoCD server. \
                Leave empty to write no event log.",
+        input: Input::Text,
         validate: validate_event_log_path,
     },
     Field {
@@ -60,8 +94,28 @@ pub const FIELDS: &[Field] = &[
         help: "IANA time zone name, such as UTC or Europe/Berlin. GoCD servers before 26.1 send \
                notification API 1.0 and 2.0 times in the server's local time zone, followed by a \
                literal Z. Set the zone the server runs in; the default is UTC.",
+        input: Input::Text,
         validate: validate_time_zone,
     },
+    // The rows below follow the order of the delivery module's SETTINGS_FIELDS, which a test
+    // checks, so an index names the same field as the key in the comment.
+    delivery_row(&DELIVERY_FIELDS[0], "2", Input::Textarea), // delivery_destinations
+    delivery_row(&DELIVERY_FIELDS[1], "3", Input::Textarea), // delivery_destination_secrets
+    delivery_row(&DELIVERY_FIELDS[2], "4", Input::Textarea), // delivery_rules
+    delivery_row(&DELIVERY_FIELDS[3], "5", Input::Text),     // delivery_site_url
+    // The queue folder is checked here against the file system, which the delivery module leaves
+    // to the plugin.
+    Field {
+        validate: validate_queue_folder,
+        ..delivery_row(&DELIVERY_FIELDS[4], "6", Input::Text) // delivery_queue_dir
+    },
+    delivery_row(&DELIVERY_FIELDS[5], "7", Input::Text), // delivery_max_event_age_hours
+    delivery_row(&DELIVERY_FIELDS[6], "8", Input::Text), // delivery_queue_max_events
+    delivery_row(&DELIVERY_FIELDS[7], "9", Input::Text), // delivery_queue_max_mib
+    delivery_row(&DELIVERY_FIELDS[8], "10", Input::Text), // delivery_request_timeout_seconds
+    delivery_row(&DELIVERY_FIELDS[9], "11", Input::Textarea), // delivery_ca_bundle
+    delivery_row(&DELIVERY_FIELDS[10], "12", Input::Text), // delivery_proxy_url
+    delivery_row(&DELIVERY_FIELDS[11], "13", Input::Text), // delivery_agent_status
 ];
 
 /// One validation message for a settings field, as GoCD's settings page shows it.
@@ -78,6 +132,8 @@ pub struct Settings {
     pub event_log_path: Option<PathBuf>,
     /// Zone in which API 1.0 and 2.0 dates are local times.
     pub legacy_time_zone: Tz,
+    /// Whether to ask GoCD for agent-status notifications (API 3.0 and later).
+    pub agent_status: bool,
     values: BTreeMap<String, String>,
 }
 
@@ -130,14 +186,54 @@ impl Settings {
             Tz::UTC
         });
 
+        let queue_folder = effective[delivery_config::QUEUE_DIR].as_str();
+        if !queue_folder.is_empty() && !Path::new(queue_folder).is_absolute() {
+            problems.push(field_problem(
+                delivery_config::QUEUE_DIR,
+                not_absolute_folder_message(queue_folder),
+            ));
+        }
+        let agent_status = match DeliveryConfig::from_settings(
+            &delivery_values(&effective),
+            default_queue_folder(),
+        ) {
+            Ok(config) => config.agent_status,
+            Err(errors) => {
+                problems.extend(
+                    errors
+                        .into_iter()
+                        .map(|error| field_problem(error.key, error.message)),
+                );
+                false
+            }
+        };
+
         if !problems.is_empty() {
             return Err(problems);
         }
         Ok(Settings {
             event_log_path,
             legacy_time_zone,
+            agent_status,
             values: effective,
         })
+    }
+
+    /// Builds the delivery engine's configuration. An empty queue folder setting gives
+    /// [`DEFAULT_QUEUE_FOLDER_NAME`] in the current working directory, which is the GoCD
+    /// server's.
+    pub fn delivery_config(&self) -> DeliveryConfig {
+        DeliveryConfig::from_settings(&delivery_values(&self.values), default_queue_folder())
+            .expect("from_values accepted the delivery settings")
+    }
+
+    /// Returns the delivery values in force, after defaults. Two settings with equal delivery
+    /// values need no restart of the delivery engine.
+    pub fn delivery_values(&self) -> BTreeMap<&str, &str> {
+        DELIVERY_FIELDS
+            .iter()
+            .map(|field| (field.key, self.value(field.key).unwrap_or("")))
+            .collect()
     }
 
     /// Returns the value in force for `key`, after defaults, or `None` for an unknown key.
@@ -145,10 +241,15 @@ impl Settings {
         self.values.get(key).map(String::as_str)
     }
 
-    /// Returns the notifications to ask GoCD for.
-    pub fn interested_notifications(&self) -> Vec<&'static str> {
-        // TODO: add protocol::AGENT_STATUS here once a setting opts in to agent notifications.
-        vec![STAGE_STATUS]
+    /// Returns the notifications to ask GoCD for with notification API `api_version`.
+    /// agent-status is asked for when the setting opts in and the API is 3.0 or later, the first
+    /// version that has it.
+    pub fn interested_notifications(&self, api_version: &str) -> Vec<&'static str> {
+        if self.agent_status && has_agent_status(api_version) {
+            vec![STAGE_STATUS, AGENT_STATUS]
+        } else {
+            vec![STAGE_STATUS]
+        }
     }
 
     /// Describes the settings for a log line.
@@ -157,14 +258,50 @@ impl Settings {
             Some(path) => path.display().to_string(),
             None => "off".to_string(),
         };
+        let destinations = delivery_config::parse_destinations(
+            self.value(delivery_config::DESTINATIONS).unwrap_or(""),
+        )
+        .map(|list| list.len())
+        .unwrap_or(0);
         format!(
-            "event log {event_log}, time zone of API 1.0/2.0 dates {}",
-            self.legacy_time_zone
+            "event log {event_log}, time zone of API 1.0/2.0 dates {}, {destinations} delivery destination(s), agent-status {}",
+            self.legacy_time_zone,
+            if self.agent_status { "on" } else { "off" }
         )
     }
 }
 
-/// Validates the values an administrator is saving; returns one problem per invalid field.
+/// Returns true for notification API versions that have agent-status (3.0 and later).
+fn has_agent_status(api_version: &str) -> bool {
+    api_version
+        .split('.')
+        .next()
+        .and_then(|major| major.parse::<u32>().ok())
+        .is_some_and(|major| major >= 3)
+}
+
+/// Returns `<current working directory>/herald-queue`, or a relative `herald-queue` when the
+/// working directory cannot be read.
+pub fn default_queue_folder() -> PathBuf {
+    std::env::current_dir()
+        .unwrap_or_default()
+        .join(DEFAULT_QUEUE_FOLDER_NAME)
+}
+
+fn delivery_values(values: &BTreeMap<String, String>) -> HashMap<String, String> {
+    DELIVERY_FIELDS
+        .iter()
+        .filter_map(|field| {
+            values
+                .get(field.key)
+                .map(|value| (field.key.to_string(), value.clone()))
+        })
+        .collect()
+}
+
+/// Validates the values an administrator is saving: each field on its own, then the references
+/// between delivery fields (rules and secrets naming destinations). Returns one problem per
+/// message.
 pub fn validate(values: &BTreeMap<String, String>) -> Vec<FieldProblem> {
     let mut problems = Vec::new();
     for field in FIELDS {
@@ -181,10 +318,17 @@ pub fn validate(values: &BTreeMap<String, String>) -> Vec<FieldProblem> {
             }
             continue;
         }
-        if let Err(message) = (field.validate)(value) {
+        for message in (field.validate)(value) {
             problems.push(field_problem(field.key, message));
         }
     }
+
+    let references = delivery_config::validate_references(&delivery_values(values));
+    problems.extend(
+        references
+            .into_iter()
+            .map(|error| field_problem(error.key, error.message)),
+    );
     problems
 }
 
@@ -212,22 +356,32 @@ pub fn view() -> Value {
     let mut template = String::from("<div class=\"form_item_block\">\n");
     for field in FIELDS {
         let key = field.key;
-        let input_type = if field.secure { "password" } else { "text" };
         let marker = if field.required {
             "<span class=\"asterix\">*</span>"
         } else {
             ""
         };
+        let input = match field.input {
+            Input::Text => format!(
+                "<input type=\"{}\" ng-model=\"{key}\" ng-required=\"{}\" placeholder=\"{}\"/>",
+                if field.secure { "password" } else { "text" },
+                field.required,
+                escape_html(field.default_value)
+            ),
+            Input::Textarea => format!(
+                "<textarea ng-model=\"{key}\" ng-required=\"{}\" rows=\"4\" placeholder=\"{}\"></textarea>",
+                field.required,
+                escape_html(field.default_value)
+            ),
+        };
         template.push_str(&format!(
             "  <div class=\"form_item\">\n\
              \x20   <label>{name}:{marker}</label>\n\
-             \x20   <input type=\"{input_type}\" ng-model=\"{key}\" ng-required=\"{required}\" placeholder=\"{default}\"/>\n\
+             \x20   {input}\n\
              \x20   <span class=\"form_error\" ng-show=\"GOINPUTNAME[{key}].$error.server\">{{{{GOINPUTNAME[{key}].$error.server}}}}</span>\n\
              \x20   <span class=\"form_help\">{help}</span>\n\
              \x20 </div>\n",
             name = escape_html(field.display_name),
-            required = field.required,
-            default = escape_html(field.default_value),
             help = escape_html(field.help),
         ));
     }
@@ -330,7 +484,11 @@ fn unknown_zone_message(name: &str) -> String {
     format!("\"{name}\" is not an IANA time zone name: enter a name such as UTC or Europe/Berlin")
 }
 
-fn validate_event_log_path(value: &str) -> Result<(), String> {
+fn validate_event_log_path(value: &str) -> Vec<String> {
+    check_event_log_path(value).err().into_iter().collect()
+}
+
+fn check_event_log_path(value: &str) -> Result<(), String> {
     let path = Path::new(value);
     if !path.is_absolute() {
         return Err(not_absolute_message(value));
@@ -390,10 +548,44 @@ fn probe_writable_folder(folder: &Path) -> Result<(), String> {
     }
 }
 
-fn validate_time_zone(value: &str) -> Result<(), String> {
-    Tz::from_str(value)
-        .map(drop)
-        .map_err(|_| unknown_zone_message(value))
+fn validate_time_zone(value: &str) -> Vec<String> {
+    match Tz::from_str(value) {
+        Ok(_) => Vec::new(),
+        Err(_) => vec![unknown_zone_message(value)],
+    }
+}
+
+fn not_absolute_folder_message(path: &str) -> String {
+    format!("\"{path}\" is not an absolute path: enter a folder path that starts with /, such as /var/lib/go-server/herald-queue")
+}
+
+/// Checks that the queue folder can be used: an existing folder must accept new files, and a
+/// missing one must be creatable, so its closest existing parent must accept new folders.
+fn validate_queue_folder(value: &str) -> Vec<String> {
+    let path = Path::new(value);
+    if !path.is_absolute() {
+        return vec![not_absolute_folder_message(value)];
+    }
+    if path.exists() {
+        if !path.is_dir() {
+            return vec![format!(
+                "{value} is not a folder: enter the path of a folder, which Herald creates when it is missing"
+            )];
+        }
+        return probe_writable_folder(path).err().into_iter().collect();
+    }
+    match path.ancestors().skip(1).find(|parent| parent.exists()) {
+        Some(parent) if parent.is_dir() => {
+            probe_writable_folder(parent).err().into_iter().collect()
+        }
+        Some(parent) => vec![format!(
+            "{} is a file, so folder {value} cannot be created: choose another folder",
+            parent.display()
+        )],
+        None => vec![format!(
+            "folder {value} cannot be created: choose another folder"
+        )],
+    }
 }
 
 fn escape_html(text: &str) -> String {

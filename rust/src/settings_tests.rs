@@ -34,7 +34,10 @@ fn defaults_turn_event_log_off_and_use_utc() {
     assert_eq!(settings.event_log_path, None);
     assert_eq!(settings.legacy_time_zone, Tz::UTC);
     assert_eq!(settings.value(LEGACY_TIME_ZONE), Some("UTC"));
-    assert_eq!(settings.interested_notifications(), vec!["stage-status"]);
+    assert_eq!(
+        settings.interested_notifications("4.0"),
+        vec!["stage-status"]
+    );
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub const SETTINGS_FIELDS: &[SettingsField] = &[
         default_value: "",
         required: false,
         secure: false,
-        help: "One destination per line: NAME KIND URL, where KIND is webhook or chat (a Slack-compatible incoming webhook). Names use letters, digits, '-', '_' and '.'.",
+        help: "One destination per line: NAME KIND URL, where KIND is webhook or chat (a Slack-compatible incoming webhook). Names use letters, digits, '-', '_' and '.'. Example: ops-chat chat https://chat.example.com/hooks/T0K3N",
         validate: validate_destinations_field,
     },
     SettingsField {
@@ -50,7 +50,7 @@ pub const SETTINGS_FIELDS: &[SettingsField] = &[
         default_value: "",
         required: false,
         secure: true,
-        help: "One line per signed webhook: NAME=SECRET. Requests to that destination carry an HMAC-SHA256 signature of the body made with SECRET.",
+        help: "One line per signed webhook: NAME=SECRET. Requests to that destination carry an HMAC-SHA256 signature of the body made with SECRET in the X-Herald-Signature-256 header. Example: audit-hook=change-me",
         validate: validate_secrets_field,
     },
     SettingsField {
@@ -59,7 +59,7 @@ pub const SETTINGS_FIELDS: &[SettingsField] = &[
         default_value: "",
         required: false,
         secure: false,
-        help: "One rule per line: [group=GLOB] [pipeline=GLOB] [stage=GLOB] [on=KINDS] -> DESTINATIONS. KINDS: building, passed, failed, cancelled, broken, fixed, all, agent. Lines starting with # are comments.",
+        help: "One rule per line: [group=GLOB] [pipeline=GLOB] [stage=GLOB] [on=KINDS] -> DESTINATIONS. KINDS, separated by commas: building, passed, failed, cancelled, broken, fixed, all, agent. Globs use * and ? and ignore case. Lines starting with # are comments. Example: pipeline=deploy-* on=broken,fixed -> ops-chat",
         validate: validate_rules_field,
     },
     SettingsField {
@@ -306,6 +306,42 @@ pub fn validate_settings(values: &HashMap<String, String>) -> Vec<FieldError> {
                 message,
             }));
         }
+    }
+    errors
+}
+
+/// Checks the references between delivery fields: rules and secrets must name destinations
+/// of the destinations field. Only references are checked, and only when the fields involved
+/// parse, so no message repeats one of the field validators.
+pub fn validate_references(values: &HashMap<String, String>) -> Vec<FieldError> {
+    let field = |key: &str| values.get(key).map(String::as_str).unwrap_or("");
+    let Ok(destinations) = parse_destinations(field(DESTINATIONS)) else {
+        return Vec::new();
+    };
+    let names: Vec<String> = destinations.into_iter().map(|(name, _, _)| name).collect();
+
+    let mut errors = Vec::new();
+    let rules = field(RULES);
+    if validate_rules_field(rules).is_empty() {
+        if let Err(messages) = Rules::parse(rules, &names) {
+            errors.extend(messages.into_iter().map(|message| FieldError {
+                key: RULES,
+                message,
+            }));
+        }
+    }
+    if let Ok(secrets) = parse_secrets(field(DESTINATION_SECRETS)) {
+        let mut unknown: Vec<&String> = secrets
+            .keys()
+            .filter(|name| !names.contains(name))
+            .collect();
+        unknown.sort();
+        errors.extend(unknown.into_iter().map(|name| FieldError {
+            key: DESTINATION_SECRETS,
+            message: format!(
+                "secret for unknown destination {name:?}; the names must match the destinations field"
+            ),
+        }));
     }
     errors
 }

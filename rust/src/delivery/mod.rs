@@ -16,6 +16,7 @@ pub mod history;
 pub mod payload;
 pub mod rules;
 pub mod sender;
+pub mod service;
 pub mod store;
 
 use std::collections::BTreeMap;

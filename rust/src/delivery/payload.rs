@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use super::rules::EventKind;
-use crate::event::{StageEvent, StageResult};
+use crate::event::{AgentEvent, StageEvent, StageResult};
 
 /// Header with the HMAC-SHA256 signature of the body.
 pub const SIGNATURE_HEADER: &str = "X-Herald-Signature-256";
@@ -49,6 +49,45 @@ pub trait AgentView {
     fn agent_config_state(&self) -> &str;
     /// Serializes the typed event for the webhook body's `event` field.
     fn to_json(&self) -> Value;
+}
+
+impl AgentView for AgentEvent {
+    /// `agent/<uuid>/<agent_state>/<build_state>/<transition_time>`, the time in milliseconds
+    /// since the Unix epoch, or `unknown` when GoCD sent none.
+    fn event_id(&self) -> String {
+        let transition = match self.transition_time {
+            Some(time) => time.timestamp_millis().to_string(),
+            None => "unknown".to_string(),
+        };
+        format!(
+            "agent/{}/{}/{}/{transition}",
+            self.uuid, self.agent_state, self.build_state
+        )
+    }
+
+    fn host_name(&self) -> &str {
+        self.host_name.as_deref().unwrap_or("")
+    }
+
+    fn uuid(&self) -> &str {
+        &self.uuid
+    }
+
+    fn agent_state(&self) -> &str {
+        &self.agent_state
+    }
+
+    fn build_state(&self) -> &str {
+        &self.build_state
+    }
+
+    fn agent_config_state(&self) -> &str {
+        &self.agent_config_state
+    }
+
+    fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
 }
 
 /// Returns `sha256=<lowercase hex>` of the HMAC-SHA256 of `body` keyed with `secret`.
