@@ -305,7 +305,7 @@ pub struct Glob {
 impl Glob {
     pub fn new(pattern: &str) -> Glob {
         Glob {
-            pattern: pattern.to_lowercase().chars().collect(),
+            pattern: pattern.chars().map(fold_case).collect(),
         }
     }
 
@@ -318,7 +318,7 @@ impl Glob {
     }
 
     pub fn matches(&self, text: &str) -> bool {
-        let text: Vec<char> = text.to_lowercase().chars().collect();
+        let text: Vec<char> = text.chars().map(fold_case).collect();
         let pattern = &self.pattern;
 
         // Iterative matching with backtracking to the last `*`: linear in practice, and no
@@ -326,12 +326,14 @@ impl Glob {
         let (mut p, mut t) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
         while t < text.len() {
-            if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
-                p += 1;
-                t += 1;
-            } else if p < pattern.len() && pattern[p] == '*' {
+            // `*` is checked first, so a `*` in the pattern stays a wildcard where the text has
+            // a literal `*`.
+            if p < pattern.len() && pattern[p] == '*' {
                 star = Some((p, t));
                 p += 1;
+            } else if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+                p += 1;
+                t += 1;
             } else if let Some((star_p, star_t)) = star {
                 p = star_p + 1;
                 t = star_t + 1;
@@ -341,5 +343,16 @@ impl Glob {
             }
         }
         pattern[p..].iter().all(|c| *c == '*')
+    }
+}
+
+/// Lowercases one character when its lowercase form is one character, so that `?` always
+/// matches one character of the text. A few characters, such as `İ` (U+0130), lowercase to two
+/// and are kept as they are.
+fn fold_case(character: char) -> char {
+    let mut lower = character.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(folded), None) => folded,
+        _ => character,
     }
 }
