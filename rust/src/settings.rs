@@ -125,8 +125,9 @@ pub struct FieldProblem {
     pub message: String,
 }
 
-/// The typed plugin settings in force.
-#[derive(Clone, Debug, PartialEq)]
+/// The typed plugin settings in force. Its `Debug` form leaves out the values, because some of
+/// them are secrets.
+#[derive(Clone, PartialEq)]
 pub struct Settings {
     /// File that accepted notifications are appended to, if any.
     pub event_log_path: Option<PathBuf>,
@@ -135,6 +136,17 @@ pub struct Settings {
     /// Whether to ask GoCD for agent-status notifications (API 3.0 and later).
     pub agent_status: bool,
     values: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("event_log_path", &self.event_log_path)
+            .field("legacy_time_zone", &self.legacy_time_zone)
+            .field("agent_status", &self.agent_status)
+            .field("keys", &self.values.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Default for Settings {
@@ -514,6 +526,14 @@ fn check_event_log_path(value: &str) -> Result<(), String> {
     }
 
     if path.exists() {
+        // Opening a FIFO for writing blocks until a reader opens it, so only regular files are
+        // opened here.
+        let is_file = fs::metadata(path).is_ok_and(|metadata| metadata.is_file());
+        if !is_file {
+            return Err(format!(
+                "{value} is not a regular file: enter the path of a regular file or of a file that does not exist yet"
+            ));
+        }
         OpenOptions::new()
             .append(true)
             .open(path)

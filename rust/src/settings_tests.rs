@@ -266,3 +266,164 @@ fn parse_stored_values_reports_non_strings() {
         "legacy_time_zone: expected a string or null, found an array"
     );
 }
+
+#[test]
+fn delivery_rows_follow_delivery_fields() {
+    let delivery_keys: Vec<&str> = DELIVERY_FIELDS.iter().map(|field| field.key).collect();
+    let row_keys: Vec<&str> = FIELDS
+        .iter()
+        .map(|field| field.key)
+        .filter(|key| key.starts_with("delivery_"))
+        .collect();
+    assert_eq!(row_keys, delivery_keys);
+
+    for row in FIELDS.iter().filter(|row| row.key.starts_with("delivery_")) {
+        let field = DELIVERY_FIELDS.iter().find(|f| f.key == row.key).unwrap();
+        assert_eq!(row.display_name, field.display_name, "{}", row.key);
+        assert_eq!(row.default_value, field.default_value, "{}", row.key);
+        assert_eq!(row.secure, field.secure, "{}", row.key);
+        assert_eq!(row.help, field.help, "{}", row.key);
+    }
+}
+
+#[test]
+fn display_orders_count_up_from_zero() {
+    let orders: Vec<String> = FIELDS
+        .iter()
+        .map(|field| field.display_order.to_string())
+        .collect();
+    let expected: Vec<String> = (0..FIELDS.len()).map(|n| n.to_string()).collect();
+    assert_eq!(orders, expected);
+}
+
+#[test]
+fn view_uses_textareas_for_line_fields() {
+    let template = view()["template"].as_str().unwrap().to_string();
+    for key in [
+        delivery_config::DESTINATIONS,
+        delivery_config::DESTINATION_SECRETS,
+        delivery_config::RULES,
+        delivery_config::CA_BUNDLE,
+    ] {
+        assert!(
+            template.contains(&format!("<textarea ng-model=\"{key}\"")),
+            "{key}"
+        );
+    }
+    assert!(template.contains("<input type=\"text\" ng-model=\"delivery_queue_dir\""));
+    assert!(template.contains("Example: pipeline=deploy-* on=broken,fixed -&gt; ops-chat"));
+}
+
+#[test]
+fn secrets_field_is_secure() {
+    let configuration = configuration();
+    assert_eq!(
+        configuration[delivery_config::DESTINATION_SECRETS]["secure"],
+        true
+    );
+    assert_eq!(
+        configuration[delivery_config::DESTINATIONS]["secure"],
+        false
+    );
+}
+
+#[test]
+fn agent_status_needs_opt_in_and_api_3() {
+    let off = Settings::default();
+    assert_eq!(off.interested_notifications("4.0"), vec!["stage-status"]);
+
+    let on = Settings::from_values(&values(&[(delivery_config::AGENT_STATUS, "TRUE")])).unwrap();
+    assert!(on.agent_status);
+    for version in ["3.0", "4.0", "10.0"] {
+        assert_eq!(
+            on.interested_notifications(version),
+            vec!["stage-status", "agent-status"],
+            "API {version}"
+        );
+    }
+    for version in ["1.0", "2.0", "", "x"] {
+        assert_eq!(
+            on.interested_notifications(version),
+            vec!["stage-status"],
+            "API {version}"
+        );
+    }
+}
+
+#[test]
+fn from_values_rejects_bad_delivery_values() {
+    let problems = Settings::from_values(&values(&[
+        (
+            delivery_config::DESTINATIONS,
+            "ops pager http://127.0.0.1:9/",
+        ),
+        (delivery_config::QUEUE_DIR, "relative/queue"),
+    ]))
+    .unwrap_err();
+    assert_eq!(
+        problems,
+        vec![
+            FieldProblem {
+                key: delivery_config::QUEUE_DIR.to_string(),
+                message: not_absolute_folder_message("relative/queue"),
+            },
+            FieldProblem {
+                key: delivery_config::DESTINATIONS.to_string(),
+                message: "line 1: unknown kind \"pager\"; expected webhook or chat".to_string(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn delivery_config_defaults_to_working_directory() {
+    let config = Settings::default().delivery_config();
+    assert_eq!(
+        config.queue_dir,
+        std::env::current_dir().unwrap().join("herald-queue")
+    );
+    assert!(config.destinations.is_empty());
+
+    let folder = temp_folder("config-queue");
+    let settings = Settings::from_values(&values(&[(
+        delivery_config::QUEUE_DIR,
+        folder.to_str().unwrap(),
+    )]))
+    .unwrap();
+    assert_eq!(settings.delivery_config().queue_dir, folder);
+}
+
+#[test]
+fn queue_folder_validation() {
+    let folder = temp_folder("queue-validation");
+    let file = folder.join("file");
+    fs::write(&file, b"").unwrap();
+    let key = delivery_config::QUEUE_DIR;
+
+    assert_eq!(validation_message(key, folder.to_str().unwrap()), None);
+    let missing = folder.join("new/deeper");
+    assert_eq!(validation_message(key, missing.to_str().unwrap()), None);
+    assert!(!missing.exists(), "validation must not create the folder");
+
+    assert_eq!(
+        validation_message(key, "queue"),
+        Some(not_absolute_folder_message("queue"))
+    );
+    assert_eq!(
+        validation_message(key, file.to_str().unwrap()),
+        Some(format!(
+            "{} is not a folder: enter the path of a folder, which Herald creates when it is missing",
+            file.display()
+        ))
+    );
+    let under_file = file.join("queue");
+    assert_eq!(
+        validation_message(key, under_file.to_str().unwrap()),
+        Some(format!(
+            "{} is a file, so folder {} cannot be created: choose another folder",
+            file.display(),
+            under_file.display()
+        ))
+    );
+    fs::remove_dir_all(folder).unwrap();
+}

@@ -18,12 +18,12 @@ use crate::event::StageEvent;
 /// running then are cut off, and their events stay queued for the next start.
 pub const STOP_DEADLINE: Duration = Duration::from_secs(5);
 
-/// What notification requests find in the engine slot.
+/// State of the engine slot, as notification requests read it.
 enum Slot {
     /// No engine: the plugin is stopped or no destination is configured.
     Off,
     Open(Engine),
-    /// Opening failed; the message says what failed and what to do.
+    /// Opening failed. The message names the failure and the fix.
     Failed(String),
 }
 
@@ -217,7 +217,7 @@ impl Service {
     }
 }
 
-/// Opens and starts an engine; on failure returns a message for the admin that says what to do.
+/// Opens and starts an engine. On failure, returns a message for the admin that names the fix.
 fn open(config: Config) -> Result<Engine, String> {
     let queue_folder = config.queue_dir.clone();
     let destinations = config.destinations.len();
