@@ -79,7 +79,12 @@ public final class LoadedPlugin implements AutoCloseable {
 
     /** Sends one request with the negotiated API version. */
     public GoPluginApiResponse send(String requestName, String body) {
-        DefaultGoPluginApiRequest request = new DefaultGoPluginApiRequest(EXTENSION, apiVersion, requestName);
+        return send(requestName, apiVersion, body);
+    }
+
+    /** Sends one request with {@code requestApiVersion}, as a server speaking that version would. */
+    public GoPluginApiResponse send(String requestName, String requestApiVersion, String body) {
+        DefaultGoPluginApiRequest request = new DefaultGoPluginApiRequest(EXTENSION, requestApiVersion, requestName);
         request.setRequestBody(body);
         try {
             return plugin.handle(request);

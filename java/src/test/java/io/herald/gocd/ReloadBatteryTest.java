@@ -1,0 +1,154 @@
+package io.herald.gocd;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import com.sun.net.httpserver.HttpServer;
+import com.thoughtworks.go.plugin.api.response.GoPluginApiResponse;
+import io.herald.gocd.fakehost.FakeGoServer;
+import io.herald.gocd.fakehost.LoadedPlugin;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.Test;
+
+/**
+ * The fake host loads, uses and unloads the same jar 100 times in one JVM, with the event log on
+ * and no destinations. Every load must handle a notification, no thread of the core may outlive
+ * its unload, and the resident set size may grow by at most {@link #MAX_GROWTH_PER_RELOAD_KIB}
+ * per reload. {@link DeliveryReloadBatteryTest} repeats this with a webhook destination.
+ */
+public class ReloadBatteryTest {
+    private static final int RELOADS = 100;
+    private static final int WARMUP_RELOADS = 10;
+    /**
+     * Generous bound: the library file is about 7.5 MB, so a copy that stayed fully resident at
+     * every reload would exceed it. The measured figure is printed.
+     */
+    private static final long MAX_GROWTH_PER_RELOAD_KIB = 4 * 1024;
+    /** Linux thread names (at most 15 characters) of the core's threads start with this. */
+    private static final String CORE_THREAD_PREFIX = "herald";
+
+    @Test
+    public void hundredReloadsLeaveNothingBehind() throws Exception {
+        reloadHundredTimes(false);
+    }
+
+    /**
+     * Runs the reloads. With {@code withDestination}, the stored settings name a webhook
+     * destination on a loopback receiver, so each load starts a sender thread and delivers once.
+     */
+    static void reloadHundredTimes(boolean withDestination) throws Exception {
+        Path jar = Paths.get(System.getProperty("herald.plugin.jar"));
+        String body = Fixtures.read("stage-status/api-4.0-passed.json");
+        AtomicInteger delivered = new AtomicInteger();
+        HttpServer receiver = startReceiver(delivered);
+        List<String> threadsBefore = coreThreadNames();
+
+        long rssAfterWarmup = 0;
+        try {
+            for (int i = 1; i <= RELOADS; i++) {
+                Path queue = Files.createTempDirectory("herald-reload-queue-");
+                Path eventLog = queue.resolve("events.jsonl");
+                Map<String, String> settings = new HashMap<>();
+                settings.put("event_log_path", eventLog.toString());
+                settings.put("delivery_queue_dir", queue.toString());
+                if (withDestination) {
+                    settings.put("delivery_destinations", "receiver webhook http://127.0.0.1:" + receiver.getAddress().getPort() + "/events");
+                    settings.put("delivery_rules", "on=all -> receiver");
+                }
+                FakeGoServer server = new FakeGoServer();
+                server.setPluginSettings(settings);
+
+                try (LoadedPlugin plugin = LoadedPlugin.load(jar, server)) {
+                    GoPluginApiResponse response = plugin.send("stage-status", body);
+                    assertEquals("load " + i + ": " + response.responseBody(), 200, response.responseCode());
+                    assertTrue("load " + i + ": " + response.responseBody(), response.responseBody().contains("\"success\""));
+                }
+
+                assertEquals("threads left after unload " + i, threadsBefore, coreThreadNames());
+                assertEquals("event lines after load " + i, 1, Files.readAllLines(eventLog, StandardCharsets.UTF_8).size());
+                deleteTree(queue);
+                if (i == WARMUP_RELOADS) {
+                    rssAfterWarmup = settledResidentKib();
+                }
+            }
+        } finally {
+            receiver.stop(0);
+        }
+
+        long rssAtEnd = settledResidentKib();
+        long growthPerReload = (rssAtEnd - rssAfterWarmup) / (RELOADS - WARMUP_RELOADS);
+        System.out.printf("reload battery (%s): %d reloads, RSS %,d KiB after %d, %,d KiB after %d: %+,d KiB per reload;"
+                + " %d deliveries received%n", withDestination ? "webhook destination" : "no destination",
+                RELOADS, rssAfterWarmup, WARMUP_RELOADS, rssAtEnd, RELOADS, growthPerReload, delivered.get());
+        assertTrue("RSS grew by " + growthPerReload + " KiB per reload", growthPerReload <= MAX_GROWTH_PER_RELOAD_KIB);
+    }
+
+    private static HttpServer startReceiver(AtomicInteger delivered) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 16);
+        server.createContext("/events", exchange -> {
+            try (InputStream in = exchange.getRequestBody()) {
+                in.readAllBytes();
+            }
+            delivered.incrementAndGet();
+            exchange.sendResponseHeaders(204, -1);
+            exchange.close();
+        });
+        server.start();
+        return server;
+    }
+
+    /** Returns the sorted names of this process's threads, Java or native, that belong to the core. */
+    private static List<String> coreThreadNames() throws IOException {
+        List<String> names = new ArrayList<>();
+        try (Stream<Path> tasks = Files.list(Paths.get("/proc/self/task"))) {
+            for (Path task : tasks.collect(Collectors.toList())) {
+                try {
+                    String name = new String(Files.readAllBytes(task.resolve("comm")), StandardCharsets.UTF_8).trim();
+                    if (name.startsWith(CORE_THREAD_PREFIX)) {
+                        names.add(name);
+                    }
+                } catch (java.nio.file.NoSuchFileException e) {
+                    // The thread ended while the folder was being listed.
+                }
+            }
+        }
+        names.sort(null);
+        return names;
+    }
+
+    /** Collects garbage (so unloaded classloaders and their libraries can go), then reads VmRSS in KiB. */
+    private static long settledResidentKib() throws IOException, InterruptedException {
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            Thread.sleep(100);
+        }
+        for (String line : Files.readAllLines(Paths.get("/proc/self/status"), StandardCharsets.US_ASCII)) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new IOException("/proc/self/status has no VmRSS line");
+    }
+
+    private static void deleteTree(Path root) throws IOException {
+        try (Stream<Path> paths = Files.walk(root)) {
+            for (Path path : paths.sorted((a, b) -> b.compareTo(a)).collect(Collectors.toList())) {
+                Files.deleteIfExists(path);
+            }
+        }
+    }
+}
