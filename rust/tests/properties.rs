@@ -1003,3 +1003,30 @@ fn glob_question_mark_dotted_capital_i() {
     assert!(Glob::new("?").matches("İ"));
     assert!(Glob::new("build-?").matches("build-İ"));
 }
+
+#[test]
+fn event_log_fifo_append_returns() {
+    let folder = TempFolder::new();
+    let path = folder.path().join("events.log");
+    let plugin = std::sync::Arc::new(Plugin::new());
+
+    let settings = json!({ "event_log_path": path.to_str().expect("UTF-8") });
+    let applied = plugin.handle(
+        "go.plugin-settings.plugin-settings-changed",
+        "4.0",
+        Some(settings.to_string().as_bytes()),
+    );
+    assert_eq!(applied.code, 200, "{applied:?}");
+
+    // The path passed validation as a new file; a FIFO appears there afterwards, as when a log
+    // shipper reads the event log through a named pipe that it has not opened yet.
+    make_fifo(&path);
+    let notifying = std::sync::Arc::clone(&plugin);
+    let response = response_unless_blocked(
+        move || notifying.handle("stage-status", "1.0", Some(bodies::FLAT_BODY.as_bytes())),
+        || release_fifo_writer(&path),
+    );
+
+    let response = response.expect("appending to an event log that is a FIFO blocks stage-status");
+    assert_eq!(response.code, 200, "{response:?}");
+}
