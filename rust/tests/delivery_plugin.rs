@@ -506,3 +506,36 @@ fn stop_joins_senders_and_keeps_event() {
     assert_eq!(receiver.delivered_ids(), vec![PASSED_ID]);
     plugin.stop();
 }
+
+/// Measures `handle("stage-status")` with an idle destination and with one that never responds.
+/// Run with `cargo test --release --test delivery_plugin -- --ignored --nocapture`; it prints
+/// the figures and checks only that every request got code 200.
+#[test]
+#[ignore = "measurement; prints handle() latency"]
+fn handle_latency_idle_versus_hung() {
+    const REQUESTS: usize = 300;
+    for mode in [Mode::Ok, Mode::Hang] {
+        let receiver = Receiver::start(mode);
+        let queue = temp_dir(&format!("plugin-latency-{mode:?}"));
+        let plugin = started_plugin(&queue, "lat", &receiver);
+        let passed = passed_body();
+
+        let mut durations = Vec::with_capacity(REQUESTS);
+        for _ in 0..REQUESTS {
+            let start = std::time::Instant::now();
+            let response = plugin.handle("stage-status", passed.0, Some(&passed.1));
+            durations.push(start.elapsed());
+            assert_eq!(response.code, 200);
+        }
+        durations.sort();
+        let median = durations[REQUESTS / 2];
+        let p99 = durations[REQUESTS * 99 / 100];
+        println!(
+            "destination {mode:?}: {REQUESTS} stage-status requests, median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            median.as_secs_f64() * 1000.0,
+            p99.as_secs_f64() * 1000.0,
+            durations[REQUESTS - 1].as_secs_f64() * 1000.0
+        );
+        plugin.stop();
+    }
+}
