@@ -140,7 +140,7 @@ pub const SETTINGS_FIELDS: &[SettingsField] = &[
         default_value: "false",
         required: false,
         secure: false,
-        help: "true to ask GoCD for agent-status events (API 3.0 and later) so rules with on=agent can route them.",
+        help: "true to ask GoCD for agent-status events (API 3.0 and later) so rules with on=agent can route them. GoCD asks for the list of notifications only when it loads the plugin, so a change takes effect after the next GoCD server restart.",
         validate: validate_boolean,
     },
 ];
