@@ -79,14 +79,26 @@ impl EventLog {
             .write_lock
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
+        reject_special_file(path)
+            .and_then(|()| OpenOptions::new().create(true).append(true).open(path))
             .and_then(|mut file| file.write_all(&bytes))
             .map_err(|error| EventLogError {
                 path: path.to_path_buf(),
                 error,
             })
+    }
+}
+
+/// Returns an error when `path` exists and is not a regular file. Opening a FIFO for writing
+/// blocks until a reader opens it, which would stall GoCD's notification thread.
+///
+/// NOTE: a FIFO created between this check and the open still blocks the open.
+fn reject_special_file(path: &Path) -> io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a folder, FIFO, socket or device)",
+        )),
+        _ => Ok(()),
     }
 }
