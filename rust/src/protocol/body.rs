@@ -12,14 +12,16 @@ pub const BODY: &str = "body";
 /// `None` is a null body from GoCD. Problems name the byte offset of invalid UTF-8 and the line
 /// and column where JSON parsing failed.
 pub fn decode_object(body: Option<&[u8]>) -> Result<Map<String, Value>, Problem> {
-    match decode_value(body)? {
-        Value::Object(object) => Ok(object),
-        other => Err(Problem::expected(BODY, "a JSON object", &other)),
-    }
+    parse_object(decode_text(body)?)
 }
 
 /// Decodes a request body that must be JSON of any type.
 pub fn decode_value(body: Option<&[u8]>) -> Result<Value, Problem> {
+    parse_value(decode_text(body)?)
+}
+
+/// Checks that a request body is present, valid UTF-8 and not blank, and returns its text.
+pub(crate) fn decode_text(body: Option<&[u8]>) -> Result<&str, Problem> {
     let bytes = body.ok_or_else(|| {
         Problem::new(
             BODY,
@@ -40,7 +42,11 @@ pub fn decode_value(body: Option<&[u8]>) -> Result<Value, Problem> {
     if text.trim().is_empty() {
         return Err(Problem::new(BODY, "empty, expected a JSON object"));
     }
+    Ok(text)
+}
 
+/// Parses text that [`decode_text`] accepted into a JSON value.
+pub(crate) fn parse_value(text: &str) -> Result<Value, Problem> {
     serde_json::from_str(text).map_err(|error| {
         Problem::new(
             BODY,
@@ -52,6 +58,14 @@ pub fn decode_value(body: Option<&[u8]>) -> Result<Value, Problem> {
             ),
         )
     })
+}
+
+/// Parses text that [`decode_text`] accepted into a JSON object.
+pub(crate) fn parse_object(text: &str) -> Result<Map<String, Value>, Problem> {
+    match parse_value(text)? {
+        Value::Object(object) => Ok(object),
+        other => Err(Problem::expected(BODY, "a JSON object", &other)),
+    }
 }
 
 /// Returns serde_json's description of `error` without its trailing " at line L column C".

@@ -14,6 +14,22 @@ use crate::event::{StageResult, StageState};
 pub(crate) trait WireEnum: Sized + Copy + 'static {
     const ALL: &'static [Self];
     fn wire_name(self) -> &'static str;
+
+    /// Returns the value whose wire name is exactly `text`.
+    fn from_wire_name(text: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|candidate| candidate.wire_name() == text)
+    }
+}
+
+/// Parses a counter that GoCD sends as a string of digits: at least one ASCII digit, above 0.
+pub(crate) fn parse_counter(text: &str) -> Option<u64> {
+    Some(text)
+        .filter(|text| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()))
+        .and_then(|text| text.parse::<u64>().ok())
+        .filter(|counter| *counter > 0)
 }
 
 impl WireEnum for StageState {
@@ -163,10 +179,7 @@ impl<'a> Fields<'a> {
     /// Reads a counter that GoCD sends as a string of digits, such as `"1"`.
     pub(crate) fn counter_string(&self, key: &str, problems: &mut Vec<Problem>) -> Option<u64> {
         let text = self.string(key, problems)?;
-        let counter = Some(text.as_str())
-            .filter(|text| !text.is_empty() && text.bytes().all(|byte| byte.is_ascii_digit()))
-            .and_then(|text| text.parse::<u64>().ok())
-            .filter(|counter| *counter > 0);
+        let counter = parse_counter(&text);
         if counter.is_none() {
             problems.push(Problem::new(
                 self.path_of(key),
@@ -181,12 +194,7 @@ impl<'a> Fields<'a> {
         let names: Vec<&str> = T::ALL.iter().map(|value| value.wire_name()).collect();
         let expected = format!("one of {}", names.join(", "));
         let value = self.value(key, Presence::Required, &expected, problems)?;
-        let found = value.as_str().and_then(|text| {
-            T::ALL
-                .iter()
-                .copied()
-                .find(|candidate| candidate.wire_name() == text)
-        });
+        let found = value.as_str().and_then(T::from_wire_name);
         if found.is_none() {
             problems.push(Problem::expected(&self.path_of(key), &expected, value));
         }

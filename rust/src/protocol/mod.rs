@@ -10,6 +10,7 @@ pub mod body;
 mod fields;
 mod problem;
 pub mod stage;
+mod stage_typed;
 pub mod time;
 
 pub use problem::{messages, Problem};

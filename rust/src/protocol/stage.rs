@@ -6,8 +6,9 @@
 
 use chrono_tz::Tz;
 
-use super::body::decode_object;
+use super::body::{decode_text, parse_object};
 use super::fields::{Fields, Presence};
+use super::stage_typed;
 use super::time::DateFormat;
 use super::{ApiVersion, Problem};
 use crate::event::{
@@ -29,13 +30,29 @@ pub const FLAT_FIELDS: [&str; 7] = [
 /// Parses a `stage-status` body sent with `api_version`.
 ///
 /// `legacy_zone` is the zone in which API 1.0 and 2.0 dates are local times. On failure, returns
-/// every problem found.
+/// every problem found. Valid bodies take a typed fast path. Any other body is decoded to a
+/// `Value` and walked field by field, so that every problem gets listed.
 pub fn parse_stage_status(
     body: Option<&[u8]>,
     api_version: &str,
     legacy_zone: Tz,
 ) -> Result<StageEvent, Vec<Problem>> {
-    let object = decode_object(body).map_err(|problem| vec![problem])?;
+    let text = decode_text(body).map_err(|problem| vec![problem])?;
+    let fast = stage_typed::parse_nested(text, api_version, legacy_zone)
+        .or_else(|| stage_typed::parse_flat(text));
+    if let Some(event) = fast {
+        return Ok(event);
+    }
+    parse_value_walk(text, api_version, legacy_zone)
+}
+
+/// Parses body text through a `Value`, reading each field and recording every problem.
+fn parse_value_walk(
+    text: &str,
+    api_version: &str,
+    legacy_zone: Tz,
+) -> Result<StageEvent, Vec<Problem>> {
+    let object = parse_object(text).map_err(|problem| vec![problem])?;
     let root = Fields::new(&object, "");
     if object.contains_key("pipeline") {
         let version = ApiVersion::parse_or_problem(api_version, &ApiVersion::ALL)

@@ -320,3 +320,201 @@ fn event_round_trips_through_serde() {
     let back: StageEvent = serde_json::from_str(&line).unwrap();
     assert_eq!(back, event);
 }
+
+/// Parses `body` with the typed fast path first, as `parse_stage_status` does, and with the
+/// `Value` walk alone, so tests can check that both give the same result.
+fn parse_both_ways(
+    body: &[u8],
+    version: &str,
+    zone: Tz,
+) -> (
+    Result<StageEvent, Vec<Problem>>,
+    Result<StageEvent, Vec<Problem>>,
+) {
+    let text = std::str::from_utf8(body).unwrap();
+    (
+        parse_stage_status(Some(body), version, zone),
+        parse_value_walk(text, version, zone),
+    )
+}
+
+fn bench_body(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/bench")
+        .join(name);
+    std::fs::read(path).unwrap()
+}
+
+const VERSIONS: [&str; 5] = ["1.0", "2.0", "3.0", "4.0", "5.0"];
+
+#[test]
+fn fast_path_accepts_bench_bodies() {
+    for name in ["api-4.0-2k.json", "api-4.0-20k.json", "api-4.0-200k.json"] {
+        let body = bench_body(name);
+        let text = std::str::from_utf8(&body).unwrap();
+        let fast = stage_typed::parse_nested(text, "4.0", Tz::UTC);
+        assert!(fast.is_some(), "{name}: the fast path rejected the body");
+        assert_eq!(
+            fast.unwrap(),
+            parse_value_walk(text, "4.0", Tz::UTC).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn fast_path_matches_value_walk_on_fixtures() {
+    let zone: Tz = "Europe/Berlin".parse().unwrap();
+    for name in [
+        "api-1.0-building.json",
+        "api-2.0-failed.json",
+        "api-3.0-cancelled.json",
+        "api-4.0-passed.json",
+        "api-4.0-unknown-keys.json",
+        "flat-example.json",
+    ] {
+        let body = fixture(&format!("stage-status/{name}")).to_string();
+        for version in VERSIONS {
+            let (fast_first, walk_only) = parse_both_ways(body.as_bytes(), version, zone);
+            assert_eq!(fast_first, walk_only, "{name} as API {version}");
+        }
+    }
+}
+
+/// Returns every JSON pointer to a value inside `value`, objects and arrays included.
+fn pointers(value: &Value, prefix: String, found: &mut Vec<String>) {
+    match value {
+        Value::Object(object) => {
+            for (key, child) in object {
+                let pointer = format!("{prefix}/{}", key.replace('~', "~0").replace('/', "~1"));
+                found.push(pointer.clone());
+                pointers(child, pointer, found);
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                let pointer = format!("{prefix}/{index}");
+                found.push(pointer.clone());
+                pointers(child, pointer, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Values that each field of a body gets replaced with: every JSON type, empty and odd strings,
+/// valid dates in other formats, counters at their limits, and an object turned into an array.
+fn replacements(original: &Value) -> Vec<Value> {
+    let mut values = vec![
+        json!(null),
+        json!(true),
+        json!(0),
+        json!(1),
+        json!(-1),
+        json!(1.0),
+        json!(18446744073709551615u64),
+        json!(""),
+        json!("0"),
+        json!("1"),
+        json!("01"),
+        json!("18446744073709551616"),
+        json!("Passed"),
+        json!("git"),
+        json!("2026-03-23T17:27:58.000+0000"),
+        json!("2026-03-23T17:27:58.000Z"),
+        json!("2026-02-30T17:27:58.000+0000"),
+        json!([]),
+        json!({}),
+        json!({"url": "x"}),
+    ];
+    if let Value::Object(object) = original {
+        values.push(Value::Array(object.values().cloned().collect()));
+    }
+    values
+}
+
+#[test]
+fn fast_path_matches_value_walk_on_mutations() {
+    for name in [
+        "api-4.0-passed.json",
+        "api-2.0-failed.json",
+        "flat-example.json",
+    ] {
+        check_mutations_of(&fixture(&format!("stage-status/{name}")));
+    }
+}
+
+/// Replaces or removes each value of `base` in turn, and checks that the fast path changes no
+/// result.
+fn check_mutations_of(base: &Value) {
+    let zone: Tz = "Europe/Berlin".parse().unwrap();
+    let mut all = Vec::new();
+    pointers(base, String::new(), &mut all);
+
+    let mut mutations: Vec<(String, Value)> = Vec::new();
+    for pointer in &all {
+        let original = base.pointer(pointer).unwrap().clone();
+        for replacement in replacements(&original) {
+            let mut body = base.clone();
+            *body.pointer_mut(pointer).unwrap() = replacement.clone();
+            mutations.push((format!("{pointer} = {replacement}"), body));
+        }
+
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let mut body = base.clone();
+        match body.pointer_mut(parent).unwrap() {
+            Value::Object(object) => {
+                object.remove(&key.replace("~1", "/").replace("~0", "~"));
+            }
+            Value::Array(items) => {
+                items.remove(key.parse::<usize>().unwrap());
+            }
+            _ => unreachable!("a parent is an object or an array"),
+        }
+        mutations.push((format!("{pointer} removed"), body));
+    }
+
+    for (name, body) in &mutations {
+        let text = body.to_string();
+        for version in VERSIONS {
+            let (fast_first, walk_only) = parse_both_ways(text.as_bytes(), version, zone);
+            assert_eq!(fast_first, walk_only, "{name} as API {version}");
+        }
+    }
+}
+
+#[test]
+fn fast_path_matches_value_walk_on_raw_texts() {
+    let base = fixture("stage-status/api-4.0-passed.json").to_string();
+    let nested = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let texts = [
+        // Duplicate keys: the Value walk keeps the last one.
+        base.replacen("{\"pipeline\":", "{\"pipeline\":1,\"pipeline\":", 1),
+        base.replacen("\"name\":", "\"name\":null,\"name\":", 1),
+        base.replacen("\"type\":", "\"type\":1,\"type\":", 1),
+        base.replacen(
+            "\"fingerprint\":",
+            "\"fingerprint\":null,\"fingerprint\":",
+            1,
+        ),
+        // An unknown key nested deeper than serde_json's limit of 128.
+        base.replacen(
+            "{\"pipeline\":",
+            &format!("{{\"deep\":{nested},\"pipeline\":"),
+            1,
+        ),
+        base.replacen("\"type\":", &format!("\"deep\":{nested},\"type\":"), 1),
+        // Escaped keys and values.
+        base.replacen("\"name\":", "\"na\\u006de\":", 1),
+        base.replace("+0000", "\\u002b0000"),
+        // Trailing text after the object.
+        format!("{base} x"),
+        format!("{base}\n"),
+    ];
+    for text in &texts {
+        for version in VERSIONS {
+            let (fast_first, walk_only) = parse_both_ways(text.as_bytes(), version, Tz::UTC);
+            assert_eq!(fast_first, walk_only, "{text} as API {version}");
+        }
+    }
+}

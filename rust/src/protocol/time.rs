@@ -58,18 +58,16 @@ fn split_date_time(text: &str) -> Option<(NaiveDateTime, &str)> {
     if bytes.len() < 23 {
         return None;
     }
-    for (index, &byte) in bytes[..23].iter().enumerate() {
-        let valid = match SEPARATORS.iter().find(|(position, _)| *position == index) {
-            Some((_, separator)) => byte == *separator,
-            None => byte.is_ascii_digit(),
-        };
-        if !valid {
-            return None;
-        }
+    if SEPARATORS
+        .iter()
+        .any(|&(position, separator)| bytes[position] != separator)
+    {
+        return None;
     }
 
-    // The first 23 bytes are ASCII, so every slice below falls on a character boundary.
-    let number = |from: usize, to: usize| text[from..to].parse::<u32>().ok();
+    // The number ranges cover every byte of the first 23 that is not a separator, and
+    // `decimal` rejects anything but ASCII digits, so the slice at 23 is on a character boundary.
+    let number = |from: usize, to: usize| decimal(&bytes[from..to]);
     let date = NaiveDate::from_ymd_opt(number(0, 4)? as i32, number(5, 7)?, number(8, 10)?)?;
     let date_time = date.and_hms_milli_opt(
         number(11, 13)?,
@@ -80,10 +78,18 @@ fn split_date_time(text: &str) -> Option<(NaiveDateTime, &str)> {
     Some((date_time, &text[23..]))
 }
 
+/// Reads a short run of ASCII digits as a number, or returns `None` when another byte occurs.
+fn decimal(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |value, &byte| {
+        byte.is_ascii_digit()
+            .then(|| value * 10 + u32::from(byte - b'0'))
+    })
+}
+
 /// Parses an offset written as `+hhmm` or `-hhmm`, as Java's `SimpleDateFormat` pattern `Z` writes it.
 fn parse_offset(suffix: &str) -> Option<FixedOffset> {
     let bytes = suffix.as_bytes();
-    if bytes.len() != 5 || !bytes[1..].iter().all(u8::is_ascii_digit) {
+    if bytes.len() != 5 {
         return None;
     }
     let sign = match bytes[0] {
@@ -91,8 +97,8 @@ fn parse_offset(suffix: &str) -> Option<FixedOffset> {
         b'-' => -1,
         _ => return None,
     };
-    let hours: i32 = suffix[1..3].parse().ok()?;
-    let minutes: i32 = suffix[3..5].parse().ok()?;
+    let hours = decimal(&bytes[1..3])? as i32;
+    let minutes = decimal(&bytes[3..5])? as i32;
     if hours > 23 || minutes > 59 {
         return None;
     }
