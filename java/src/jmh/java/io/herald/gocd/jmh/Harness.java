@@ -12,7 +12,7 @@ import java.nio.file.Paths;
 import java.util.List;
 import java.util.Map;
 
-/** What the benchmarks and harness programs share: the built jar, the bodies, the RSS reading. */
+/** Helpers shared by the benchmarks and harness programs: the built jar, the bodies, the RSS reading. */
 final class Harness {
     /** Bodies under tests/fixtures/bench, from the smallest to the largest. */
     static final String[] BODIES = {"flat", "api-4.0-2k", "api-4.0-20k", "api-4.0-200k"};
