@@ -87,6 +87,13 @@ impl Log for BridgeLogger {
     }
 
     fn log(&self, record: &Record) {
+        // The jni crate logs each thread attach and detach. Forwarding those records attaches
+        // the thread again, and on a thread that is ending the detach in its thread-local
+        // destructor then logs again, recursing until the stack overflows.
+        if record.target().starts_with("jni::") {
+            self.fallback.log(record);
+            return;
+        }
         let forwarded = match self.java.read() {
             Ok(sink) => match sink.as_ref() {
                 Some(sink) => record.level() > Level::Debug || forward(sink, record),
