@@ -45,37 +45,29 @@ public final class Throughput {
                 report.printf("no destinations:         %d thread(s), %d events: %,.0f events/s%n", threads, events, rate);
             }
         }
-        // NOTE: a plugin with a destination stays loaded until the JVM halts, because unloading it
-        // after a delivery crashes the JVM. The sender thread's JNI detach logs through the bridge
-        // logger, which attaches the thread again, recursively, until the stack overflows.
-        List<LoadedPlugin> leftLoaded = new ArrayList<>();
-        List<LoopbackReceiver> receivers = new ArrayList<>();
         for (int threads : new int[] {1, 4}) {
-            LoopbackReceiver receiver = new LoopbackReceiver();
-            receivers.add(receiver);
-            String queue = Files.createTempDirectory("herald-throughput-queue-").toString();
-            Map<String, String> settings = Map.of(
-                    "delivery_destinations", "receiver webhook " + receiver.url(),
-                    "delivery_rules", "on=all -> receiver",
-                    "delivery_queue_dir", queue,
-                    "delivery_queue_max_events", String.valueOf(4 * queuedEvents));
-            LoadedPlugin plugin = Harness.loadPlugin(settings);
-            leftLoaded.add(plugin);
-
-            long start = System.nanoTime();
-            double rate = run(plugin, template, threads, queuedEvents, counter);
-            counter += queuedEvents;
-            while (receiver.received() < queuedEvents && System.nanoTime() - start < 120_000_000_000L) {
-                Thread.sleep(10);
+            try (LoopbackReceiver receiver = new LoopbackReceiver()) {
+                String queue = Files.createTempDirectory("herald-throughput-queue-").toString();
+                Map<String, String> settings = Map.of(
+                        "delivery_destinations", "receiver webhook " + receiver.url(),
+                        "delivery_rules", "on=all -> receiver",
+                        "delivery_queue_dir", queue,
+                        "delivery_queue_max_events", String.valueOf(4 * queuedEvents));
+                try (LoadedPlugin plugin = Harness.loadPlugin(settings)) {
+                    long start = System.nanoTime();
+                    double rate = run(plugin, template, threads, queuedEvents, counter);
+                    counter += queuedEvents;
+                    while (receiver.received() < queuedEvents && System.nanoTime() - start < 120_000_000_000L) {
+                        Thread.sleep(10);
+                    }
+                    double drained = (System.nanoTime() - start) / 1e9;
+                    report.printf("webhook + durable queue: %d thread(s), %d events: %,.0f events/s accepted;"
+                            + " receiver had %d after %.2f s (%,.0f deliveries/s)%n",
+                            threads, queuedEvents, rate, receiver.received(), drained, receiver.received() / drained);
+                }
             }
-            double drained = (System.nanoTime() - start) / 1e9;
-            report.printf("webhook + durable queue: %d thread(s), %d events: %,.0f events/s accepted;"
-                    + " receiver had %d after %.2f s (%,.0f deliveries/s)%n",
-                    threads, queuedEvents, rate, receiver.received(), drained, receiver.received() / drained);
         }
         report.printf("java %s, %d processors%n", System.getProperty("java.version"), Runtime.getRuntime().availableProcessors());
-        receivers.forEach(LoopbackReceiver::close);
-        Runtime.getRuntime().halt(0);
     }
 
     /** Sends {@code events} distinct notifications from {@code threads} threads; returns events per second. */
