@@ -21,6 +21,7 @@ pub mod store;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::fs;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -328,17 +329,41 @@ impl Engine {
         let mut messages = Vec::new();
         for (name, state) in &self.shared.destinations {
             let health = state.health.lock().unwrap().clone();
-            if health.consecutive_failures == 0 {
-                continue;
+            if health.consecutive_failures > 0 {
+                let waiting = state.pending.lock().unwrap().len();
+                messages.push(format!(
+                    "Destination {name} is failing: {waiting} events waiting, last error: {} ({} failed attempts in a row)",
+                    health.last_error.as_deref().unwrap_or("unknown"),
+                    health.consecutive_failures
+                ));
             }
-            let waiting = state.pending.lock().unwrap().len();
-            messages.push(format!(
-                "Destination {name} is failing: {waiting} events waiting, last error: {} ({} failed attempts in a row)",
-                health.last_error.as_deref().unwrap_or("unknown"),
-                health.consecutive_failures
-            ));
+            if health.quarantined > 0 {
+                messages.extend(self.quarantine_message(name, state, health.quarantined));
+            }
         }
         messages
+    }
+
+    /// Returns a message about queue files of `name` moved to quarantine while they are still
+    /// there. Once the admin empties the folder, clears the count and returns `None`.
+    fn quarantine_message(
+        &self,
+        name: &str,
+        state: &DestinationState,
+        quarantined: u32,
+    ) -> Option<String> {
+        let dir = self.shared.config.queue_dir.join("quarantine").join(name);
+        let still_there = fs::read_dir(&dir)
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(false);
+        if !still_there {
+            state.health.lock().unwrap().quarantined = 0;
+            return None;
+        }
+        Some(format!(
+            "Destination {name}: {quarantined} queue files could not be read (corrupt, for example after a crash or a full disk) and were moved to {}; their events were not delivered. Check the disk, look at those files, then delete them to clear this message.",
+            dir.display()
+        ))
     }
 
     /// Returns the number of deliveries waiting per destination.

@@ -27,6 +27,8 @@ pub struct Health {
     pub consecutive_failures: u32,
     /// Never contains the URL or the secret.
     pub last_error: Option<String>,
+    /// Unreadable queue files of this destination moved to quarantine since the engine opened.
+    pub quarantined: u32,
 }
 
 /// The queue and health of one destination, shared by `accept`, the sender and `status`.
@@ -118,6 +120,7 @@ pub fn run(state: Arc<DestinationState>, context: SenderContext) {
             Ok(entry) => entry,
             Err(reason) => {
                 context.store.quarantine_entry(&name, &entry_ref, &reason);
+                state.health.lock().unwrap().quarantined += 1;
                 pop_front(&state, &entry_ref);
                 continue;
             }
@@ -214,7 +217,8 @@ fn record_success(state: &DestinationState) {
             health.consecutive_failures
         );
     }
-    *health = Health::default();
+    health.consecutive_failures = 0;
+    health.last_error = None;
 }
 
 fn record_failure(state: &DestinationState, error: &str) -> u32 {

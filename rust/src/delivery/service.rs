@@ -146,7 +146,7 @@ impl Service {
                 let mut messages = Vec::new();
                 if let Err(error) = accept(engine) {
                     log::error!("Could not queue an event for delivery: {error}");
-                    messages.push(error.to_string());
+                    messages.push(accept_failure_message(&error));
                 }
                 messages.extend(engine.status());
                 messages
@@ -242,6 +242,17 @@ fn open_failure_message(error: &DeliveryError) -> String {
         }
     };
     format!("Delivery is not running: {error}. {fix}")
+}
+
+/// Returns the response message for an event that could not be queued. A queue-full message
+/// already names its fix; a write failure such as a read-only folder or a full disk does not.
+fn accept_failure_message(error: &DeliveryError) -> String {
+    match error {
+        DeliveryError::Io(_) => format!(
+            "{error}. This event was not queued. Make the queue folder writable by the GoCD server user and free space on its disk, or choose another queue folder in the Herald plugin settings. Events queued earlier are kept."
+        ),
+        _ => error.to_string(),
+    }
 }
 
 fn close(slot: &mut Slot) {
