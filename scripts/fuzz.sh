@@ -59,13 +59,16 @@ for file in tests/fixtures/settings/*; do
 done
 shopt -u nullglob
 
-echo "fuzz: building ${#targets[@]} targets"
-cargo +nightly fuzz build
+# The sanitizer build of every dependency takes many minutes, so it lives outside the checkout
+# where later runs and fresh clones on the same machine can reuse it.
+target_dir="${HERALD_FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/herald/fuzz-target}"
+echo "fuzz: building ${#targets[@]} targets in $target_dir"
+cargo +nightly fuzz build --target-dir "$target_dir"
 
 for target in "${targets[@]}"; do
   echo "fuzz: running $target for ${seconds_per_target}s"
   # One job on one core, as the machine is shared. -timeout counts one input, in seconds.
-  cargo +nightly fuzz run "$target" "fuzz/corpus/$target" -- \
+  cargo +nightly fuzz run --target-dir "$target_dir" "$target" "fuzz/corpus/$target" -- \
     -max_total_time="$seconds_per_target" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
 done
 echo "fuzz: no crash in ${#targets[@]} targets after ${seconds_per_target}s each"
