@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use delivery_support::{temp_dir, wait_until, Mode, Receiver};
+use delivery_support::{temp_dir, Mode, Receiver};
 use herald::plugin::{Plugin, Response};
 use serde_json::{json, Value};
 
@@ -304,6 +304,7 @@ fn full_disk() {
 fn fill(path: &Path) {
     let mut file = OpenOptions::new()
         .create(true)
+        .truncate(true)
         .write(true)
         .open(path)
         .unwrap();
