@@ -8,6 +8,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import com.thoughtworks.go.plugin.api.GoPlugin;
 import io.herald.gocd.fakehost.CrashHost;
 import io.herald.gocd.fakehost.Demo;
 import io.herald.gocd.fakehost.WebhookReceiver;
@@ -91,7 +92,7 @@ public class CrashKillTest {
     public void demoExitsCleanly() throws Exception {
         String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
         Path output = work.resolve("demo.out");
-        ProcessBuilder builder = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+        ProcessBuilder builder = new ProcessBuilder(java, "-cp", hostClassPath(),
                 Demo.class.getName(), pluginJar(), Fixtures.root().toString());
         builder.environment().put("RUST_LOG", "warn");
         builder.redirectErrorStream(true);
@@ -188,7 +189,7 @@ public class CrashKillTest {
         int index = hosts.size() + 1;
         Path errors = work.resolve("host-" + index + ".err");
         ProcessBuilder builder = new ProcessBuilder(java,
-                "-cp", System.getProperty("java.class.path"),
+                "-cp", hostClassPath(),
                 CrashHost.class.getName(),
                 pluginJar(), work.resolve("queue").toString(), receiver.url("/hook"), Integer.toString(notifications));
         builder.environment().put("RUST_LOG", "warn");
@@ -196,6 +197,20 @@ public class CrashKillTest {
         Host host = new Host(builder.start(), errors);
         hosts.add(host);
         return host;
+    }
+
+    /**
+     * Returns the class path of the child hosts: the fake host's classes and the plugin API jar.
+     * Built from code sources because a Gradle test worker's java.class.path need not list them.
+     */
+    private static String hostClassPath() throws IOException {
+        try {
+            return Paths.get(CrashHost.class.getProtectionDomain().getCodeSource().getLocation().toURI())
+                    + java.io.File.pathSeparator
+                    + Paths.get(GoPlugin.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        } catch (java.net.URISyntaxException e) {
+            throw new IOException("cannot locate the fake host classes", e);
+        }
     }
 
     private static String pluginJar() {
