@@ -177,10 +177,10 @@ impl Engine {
                 retry_max: self.shared.config.retry_max,
             };
             let state = Arc::clone(state);
-            let handle = std::thread::Builder::new()
-                .name(format!("herald-send-{name}"))
-                .spawn(move || sender::run(state, context))
-                .map_err(|e| DeliveryError::Setup(format!("cannot start a sender thread: {e}")))?;
+            let handle = sender::spawn_thread(format!("herald-send-{name}"), move || {
+                sender::run(state, context)
+            })
+            .map_err(|e| DeliveryError::Setup(format!("cannot start a sender thread: {e}")))?;
             threads.push(handle);
         }
         Ok(())

@@ -7,8 +7,10 @@
 //! to fix, and dropping the event would lose it) until the event is older than the maximum age.
 
 use std::collections::VecDeque;
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -108,6 +110,82 @@ pub fn parse_ca_bundle(pem: &str) -> Result<Vec<Certificate<'static>>, String> {
         return Err("the CA bundle contains no \"BEGIN CERTIFICATE\" block".to_string());
     }
     Ok(certificates)
+}
+
+/// Starts a named sender thread without leaving a thread-local destructor on the calling thread.
+///
+/// `std::thread::Builder::spawn` reads a thread-local with a destructor (the spawn hooks of Rust
+/// 1.84 and later) on the spawning thread. glibc does not unmap a library while a thread-local
+/// destructor that it registered is pending, and the calling thread here is a GoCD thread that
+/// lives as long as the server. So a sender spawned straight from `@Load` or a settings request
+/// kept every unloaded copy of the library mapped, about 4 MiB resident per reload. A short-lived
+/// helper thread spawns the sender instead, and it runs its destructors when it ends, before this
+/// function returns.
+#[cfg(unix)]
+pub fn spawn_thread(
+    name: String,
+    work: impl FnOnce() + Send + 'static,
+) -> io::Result<JoinHandle<()>> {
+    use std::ffi::c_void;
+
+    struct Launch {
+        name: String,
+        work: Option<Box<dyn FnOnce() + Send>>,
+        spawned: Option<io::Result<JoinHandle<()>>>,
+    }
+
+    extern "C" fn start_sender(argument: *mut c_void) -> *mut c_void {
+        // SAFETY: `argument` points to the `Launch` below, which outlives this thread because
+        // `spawn_thread` joins it before reading or dropping the value.
+        let launch = unsafe { &mut *argument.cast::<Launch>() };
+        let name = std::mem::take(&mut launch.name);
+        let work = launch.work.take();
+        // A panic must not unwind out of an `extern "C"` function, which would abort the JVM.
+        let spawned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let work = work.expect("the work is set before the helper thread starts");
+            std::thread::Builder::new().name(name).spawn(work)
+        }));
+        launch.spawned = Some(
+            spawned
+                .unwrap_or_else(|_| Err(io::Error::other("panic while starting a sender thread"))),
+        );
+        std::ptr::null_mut()
+    }
+
+    let mut launch = Launch {
+        name,
+        work: Some(Box::new(work)),
+        spawned: None,
+    };
+    let mut helper: libc::pthread_t = 0;
+    // SAFETY: `launch` stays alive and is not touched by this thread until `pthread_join`
+    // returns, and `helper` is joined exactly once.
+    unsafe {
+        let argument = std::ptr::addr_of_mut!(launch).cast::<c_void>();
+        let code = libc::pthread_create(&mut helper, std::ptr::null(), start_sender, argument);
+        if code != 0 {
+            return Err(io::Error::from_raw_os_error(code));
+        }
+        let code = libc::pthread_join(helper, std::ptr::null_mut());
+        if code != 0 {
+            return Err(io::Error::from_raw_os_error(code));
+        }
+    }
+    launch.spawned.unwrap_or_else(|| {
+        Err(io::Error::other(
+            "the helper thread started no sender thread",
+        ))
+    })
+}
+
+/// Starts a named sender thread. Only the glibc loader is known to keep a library mapped for a
+/// pending thread-local destructor, so other platforms spawn directly.
+#[cfg(not(unix))]
+pub fn spawn_thread(
+    name: String,
+    work: impl FnOnce() + Send + 'static,
+) -> io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name).spawn(work)
 }
 
 /// Runs until `stopping` is set: delivers the destination's queue, oldest first.

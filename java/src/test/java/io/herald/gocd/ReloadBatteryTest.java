@@ -34,10 +34,13 @@ public class ReloadBatteryTest {
     private static final int RELOADS = 100;
     private static final int WARMUP_RELOADS = 10;
     /**
-     * Generous bound: the library file is about 7.5 MB, so a copy that stayed fully resident at
-     * every reload would exceed it. The measured figure is printed.
+     * An unloaded copy of the library that stays mapped keeps about 4 MiB resident after a load
+     * that delivered (code and relocated data touched by ureq and rustls), so this bound catches
+     * a copy kept at every reload. On x86_64 Linux with OpenJDK 17 the battery measured +124 KiB
+     * per reload without and +237 KiB with a destination, so 1 MiB leaves room for heap growth
+     * of the JVM itself. The measured figure is printed.
      */
-    private static final long MAX_GROWTH_PER_RELOAD_KIB = 4 * 1024;
+    private static final long MAX_GROWTH_PER_RELOAD_KIB = 1024;
     /** Linux thread names (at most 15 characters) of the core's threads start with this. */
     private static final String CORE_THREAD_PREFIX = "herald";
 
