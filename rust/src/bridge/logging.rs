@@ -1,7 +1,8 @@
 //! Routes `log` records to GoCD's plugin log while the plugin is loaded, else to `env_logger`.
 //!
-//! Inside GoCD, each record goes to the static method `io.herald.gocd.NativeLog.log(int, String)`,
-//! which writes it through the plugin API's `Logger`. Without a JVM (cargo tests, tools), or
+//! Inside GoCD, Herald's records up to debug and other crates' records at warn and above go to the
+//! static method `io.herald.gocd.NativeLog.log(int, String)`, which writes them through the plugin
+//! API's `Logger`. Other crates' info and debug records go to `env_logger`. Without a JVM (cargo tests, tools), or
 //! between `stop` and the next `start`, records go to `env_logger`, configured with `RUST_LOG`.
 
 use std::sync::{LazyLock, Once, RwLock};
@@ -78,12 +79,23 @@ fn write_sink() -> std::sync::RwLockWriteGuard<'static, Option<JavaSink>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Returns the most detailed level forwarded to GoCD for records of `target`. GoCD's logger
+/// filters Herald's own records by the plugin's log level, but dependencies (ureq, rustls) log
+/// every connection and handshake at debug level, which would flood the plugin log.
+fn forwarded_level(target: &str) -> Level {
+    let crate_name = target.split("::").next().unwrap_or(target);
+    if crate_name == env!("CARGO_CRATE_NAME") {
+        Level::Debug
+    } else {
+        Level::Warn
+    }
+}
+
 impl Log for BridgeLogger {
     fn enabled(&self, metadata: &Metadata) -> bool {
-        match self.java.read() {
-            Ok(sink) if sink.is_some() => metadata.level() <= Level::Debug,
-            _ => self.fallback.enabled(metadata),
-        }
+        let forwarding = matches!(self.java.read(), Ok(sink) if sink.is_some());
+        (forwarding && metadata.level() <= forwarded_level(metadata.target()))
+            || self.fallback.enabled(metadata)
     }
 
     fn log(&self, record: &Record) {
@@ -96,7 +108,12 @@ impl Log for BridgeLogger {
         }
         let forwarded = match self.java.read() {
             Ok(sink) => match sink.as_ref() {
-                Some(sink) => record.level() > Level::Debug || forward(sink, record),
+                // A trace record is dropped here, and a dependency's record below warn goes
+                // to the fallback, which applies `RUST_LOG`.
+                Some(sink) if record.level() <= forwarded_level(record.target()) => {
+                    forward(sink, record)
+                }
+                Some(_) => record.level() > Level::Debug,
                 None => false,
             },
             Err(_) => false,
@@ -161,4 +178,18 @@ fn forward(sink: &JavaSink, record: &Record) -> bool {
         return false;
     }
     delivered.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_level_by_crate() {
+        assert_eq!(forwarded_level("herald"), Level::Debug);
+        assert_eq!(forwarded_level("herald::delivery::sender"), Level::Debug);
+        assert_eq!(forwarded_level("ureq::unversioned::transport"), Level::Warn);
+        assert_eq!(forwarded_level("rustls::client::hs"), Level::Warn);
+        assert_eq!(forwarded_level("heraldry"), Level::Warn);
+    }
 }
