@@ -2,8 +2,9 @@
 //!
 //! Inside GoCD, Herald's records up to debug and other crates' records at warn and above go to the
 //! static method `io.herald.gocd.NativeLog.log(int, String)`, which writes them through the plugin
-//! API's `Logger`. Other crates' info and debug records go to `env_logger`. Without a JVM (cargo tests, tools), or
-//! between `stop` and the next `start`, records go to `env_logger`, configured with `RUST_LOG`.
+//! API's `Logger`. Other crates' info and debug records go to `env_logger`, configured with
+//! `RUST_LOG`, and so does every record without a JVM (cargo tests, tools) or between `stop` and
+//! the next `start`.
 
 use std::sync::{LazyLock, Once, RwLock};
 
