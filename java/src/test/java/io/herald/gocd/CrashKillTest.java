@@ -92,7 +92,8 @@ public class CrashKillTest {
     public void demoExitsCleanly() throws Exception {
         String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
         Path output = work.resolve("demo.out");
-        ProcessBuilder builder = new ProcessBuilder(java, "-cp", hostClassPath(),
+        Path temporary = Files.createDirectories(work.resolve("demo-tmp"));
+        ProcessBuilder builder = new ProcessBuilder(java, "-Djava.io.tmpdir=" + temporary, "-cp", hostClassPath(),
                 Demo.class.getName(), pluginJar(), Fixtures.root().toString());
         builder.environment().put("RUST_LOG", "warn");
         builder.redirectErrorStream(true);
@@ -188,7 +189,11 @@ public class CrashKillTest {
         String java = Paths.get(System.getProperty("java.home"), "bin", "java").toString();
         int index = hosts.size() + 1;
         Path errors = work.resolve("host-" + index + ".err");
+        // The killed host cannot delete its unpacked plugin bundle, so it unpacks it under the
+        // work folder, which the test deletes.
+        Path temporary = Files.createDirectories(work.resolve("host-" + index + "-tmp"));
         ProcessBuilder builder = new ProcessBuilder(java,
+                "-Djava.io.tmpdir=" + temporary,
                 "-cp", hostClassPath(),
                 CrashHost.class.getName(),
                 pluginJar(), work.resolve("queue").toString(), receiver.url("/hook"), Integer.toString(notifications));
