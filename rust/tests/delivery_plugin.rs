@@ -125,8 +125,8 @@ fn stage_event_reaches_webhook() {
     assert_eq!(webhook["gocd"], original);
     let stage_url = webhook["stage_url"].as_str().unwrap();
     assert!(
-        stage_url.starts_with("http://127.0.0.1:8153/go/"),
-        "stage URL {stage_url} does not use the server's site URL"
+        stage_url.starts_with("http://127.0.0.1:8153/go/pipelines/"),
+        "stage URL {stage_url} does not use the server's site URL once"
     );
 
     plugin.stop();

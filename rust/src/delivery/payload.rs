@@ -104,10 +104,15 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 }
 
 /// Returns the link to the stage page: `<site_url>/go/pipelines/<pipeline>/<counter>/<stage>/<counter>`.
+///
+/// GoCD's site URL has no `/go` path, but administrators often paste the address they see in the
+/// browser, so a trailing `/go` is dropped rather than doubled.
 pub fn stage_url(site_url: &str, event: &StageEvent) -> String {
+    let base = site_url.trim_end_matches('/');
+    let base = base.strip_suffix("/go").unwrap_or(base);
     format!(
         "{}/go/pipelines/{}/{}/{}/{}",
-        site_url.trim_end_matches('/'),
+        base,
         encode_path_segment(&event.pipeline.name),
         event.pipeline.counter,
         encode_path_segment(&event.stage.name),

@@ -14,8 +14,8 @@ import java.util.Map;
  * plugin makes, from a settings map the test or demo controls.
  */
 public final class FakeGoServer extends GoApplicationAccessor {
-    public static final String SITE_URL = "http://127.0.0.1:8153/go";
-    public static final String SECURE_SITE_URL = "https://127.0.0.1:8154/go";
+    public static final String SITE_URL = "http://127.0.0.1:8153";
+    public static final String SECURE_SITE_URL = "https://127.0.0.1:8154";
 
     private Map<String, String> pluginSettings;
     private final List<String> requestsReceived = new ArrayList<>();
