@@ -356,3 +356,26 @@ fn describe_error(error: &ureq::Error) -> String {
         other => format!("request failed: {other}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spawn_thread_runs_named_work() {
+        let handle = spawn_thread("herald-send-test".to_string(), || {
+            let name = std::thread::current().name().map(str::to_owned);
+            assert_eq!(name.as_deref(), Some("herald-send-test"));
+        })
+        .unwrap();
+        assert_eq!(handle.thread().name(), Some("herald-send-test"));
+        handle.join().unwrap();
+    }
+
+    #[test]
+    fn spawn_thread_returns_panic_on_join() {
+        let handle =
+            spawn_thread("herald-send-panic".to_string(), || panic!("sender failed")).unwrap();
+        assert!(handle.join().is_err());
+    }
+}

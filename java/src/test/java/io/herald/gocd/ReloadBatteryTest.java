@@ -27,8 +27,9 @@ import org.junit.Test;
 /**
  * The fake host loads, uses and unloads the same jar 100 times in one JVM, with the event log on
  * and no destinations. Every load must handle a notification, no thread of the core may outlive
- * its unload, and the resident set size may grow by at most {@link #MAX_GROWTH_PER_RELOAD_KIB}
- * per reload. {@link DeliveryReloadBatteryTest} repeats this with a webhook destination.
+ * its unload, the resident set size may grow by at most {@link #MAX_GROWTH_PER_RELOAD_KIB} per
+ * reload, and at most {@link #MAX_MAPPED_LIBRARY_COPIES} copies of the native library may stay
+ * mapped at the end. {@link DeliveryReloadBatteryTest} repeats this with a webhook destination.
  */
 public class ReloadBatteryTest {
     private static final int RELOADS = 100;
@@ -41,6 +42,13 @@ public class ReloadBatteryTest {
      * of the JVM itself. The measured figure is printed.
      */
     private static final long MAX_GROWTH_PER_RELOAD_KIB = 1024;
+    /**
+     * Copies of the library that may stay mapped at the end. A sender thread spawned straight from
+     * a long-lived calling thread kept every copy that delivered mapped. The battery sees zero or
+     * one copy after the final garbage collection, and a few more may still wait for the JVM's
+     * cleaner thread to unload them.
+     */
+    private static final int MAX_MAPPED_LIBRARY_COPIES = 5;
     /** Linux thread names (at most 15 characters) of the core's threads start with this. */
     private static final String CORE_THREAD_PREFIX = "herald";
 
@@ -98,6 +106,33 @@ public class ReloadBatteryTest {
                 + " %d deliveries received%n", withDestination ? "webhook destination" : "no destination",
                 RELOADS, rssAfterWarmup, WARMUP_RELOADS, rssAtEnd, RELOADS, growthPerReload, delivered.get());
         assertTrue("RSS grew by " + growthPerReload + " KiB per reload", growthPerReload <= MAX_GROWTH_PER_RELOAD_KIB);
+
+        int mappedCopies = mappedLibraryCopies();
+        System.out.printf("reload battery (%s): %d copies of the native library mapped after %d unloads%n",
+                withDestination ? "webhook destination" : "no destination", mappedCopies, RELOADS);
+        assertTrue(mappedCopies + " copies of the native library are still mapped after " + RELOADS + " unloads",
+                mappedCopies <= MAX_MAPPED_LIBRARY_COPIES);
+    }
+
+    /**
+     * Counts the distinct files mapped into this process whose name ends like the copies the
+     * native loader extracts ({@code herald-<random>-libherald.so}). The copies are deleted while
+     * mapped, so the inode tells them apart.
+     */
+    private static int mappedLibraryCopies() throws IOException {
+        String suffix = "-" + System.mapLibraryName("herald");
+        java.util.Set<String> inodes = new java.util.HashSet<>();
+        for (String line : Files.readAllLines(Paths.get("/proc/self/maps"), StandardCharsets.US_ASCII)) {
+            String[] fields = line.trim().split("\\s+", 6);
+            if (fields.length < 6) {
+                continue;
+            }
+            String path = fields[5].replace(" (deleted)", "");
+            if (path.endsWith(suffix) && path.contains("/herald-")) {
+                inodes.add(fields[3] + ":" + fields[4]);
+            }
+        }
+        return inodes.size();
     }
 
     private static HttpServer startReceiver(AtomicInteger delivered) throws IOException {
