@@ -37,11 +37,11 @@ public class ReloadBatteryTest {
     /**
      * An unloaded copy of the library that stays mapped keeps about 4 MiB resident after a load
      * that delivered (code and relocated data touched by ureq and rustls), so this bound catches
-     * a copy kept at every reload. On x86_64 Linux with OpenJDK 17 the battery measured +124 KiB
-     * per reload without and +237 KiB with a destination, so 1 MiB leaves room for heap growth
-     * of the JVM itself. The measured figure is printed.
+     * a copy kept at every reload. On x86_64 Linux with OpenJDK 17, runs of the battery measured
+     * +124 to +431 KiB per reload with or without a destination, which varies with the JVM's own
+     * heap growth, so 2 MiB leaves room for that. The measured figure is printed.
      */
-    private static final long MAX_GROWTH_PER_RELOAD_KIB = 1024;
+    private static final long MAX_GROWTH_PER_RELOAD_KIB = 2 * 1024;
     /**
      * Copies of the library that may stay mapped at the end. A sender thread spawned straight from
      * a long-lived calling thread kept every copy that delivered mapped. The battery sees zero or
