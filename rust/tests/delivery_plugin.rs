@@ -115,7 +115,11 @@ fn stage_event_reaches_webhook() {
     receiver.wait_for(LIMIT, "the stage event", |requests| !requests.is_empty());
     let request = &receiver.delivered()[0];
     assert_eq!(request.path, "/hook");
-    assert_eq!(request.header("x-herald-event-id"), Some(PASSED_ID));
+    // The header carries the id percent-encoded, so its UTF-8 bytes survive any HTTP stack.
+    assert_eq!(
+        request.header("x-herald-event-id"),
+        Some("d%C3%A9ploiement/12/%E6%9E%84%E5%BB%BA/1/Passed")
+    );
     let webhook = request.json();
     assert_eq!(webhook["schema"], "herald.webhook/1");
     assert_eq!(webhook["event_id"], PASSED_ID);

@@ -22,7 +22,8 @@
 //! `X-Herald-Signature-256: sha256=<hex>`, where `<hex>` is the lowercase hex HMAC-SHA256 of
 //! the exact request body bytes with the secret (UTF-8) as key. Receivers compute the same
 //! value over the raw body and compare in constant time. Every request also carries
-//! `X-Herald-Event-Id`.
+//! `X-Herald-Event-Id`: the event id, percent-encoded (RFC 3986) where it has bytes outside
+//! printable ASCII or a `%`, so decoding the header gives the body's `event_id`.
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{json, Value};
@@ -121,9 +122,24 @@ pub fn stage_url(site_url: &str, event: &StageEvent) -> String {
 }
 
 fn encode_path_segment(segment: &str) -> String {
-    let mut encoded = String::new();
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+    percent_encode(segment, |byte| {
+        byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~')
+    })
+}
+
+/// Returns the event id as the `X-Herald-Event-Id` header carries it: percent-encoded (RFC 3986)
+/// wherever it has a byte outside printable ASCII or a `%`, because HTTP header values are not
+/// reliably read as UTF-8. An id of printable ASCII without `%` is sent unchanged.
+pub fn event_id_header_value(event_id: &str) -> String {
+    percent_encode(event_id, |byte| {
+        byte.is_ascii_graphic() && byte != b'%' || byte == b' '
+    })
+}
+
+fn percent_encode(text: &str, keep: impl Fn(u8) -> bool) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if keep(byte) {
             encoded.push(byte as char);
         } else {
             encoded.push_str(&format!("%{byte:02X}"));

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use super::config::{Config, Destination};
-use super::payload::{sign, EVENT_ID_HEADER, SIGNATURE_HEADER};
+use super::payload::{event_id_header_value, sign, EVENT_ID_HEADER, SIGNATURE_HEADER};
 use super::store::{Entry, EntryRef, Store};
 
 /// Largest response body read from a destination; the rest is ignored.
@@ -320,7 +320,7 @@ fn attempt(agent: &ureq::Agent, destination: &Destination, entry: &Entry) -> Res
     let mut request = agent
         .post(&destination.url)
         .header("Content-Type", "application/json; charset=utf-8")
-        .header(EVENT_ID_HEADER, &entry.event_id);
+        .header(EVENT_ID_HEADER, event_id_header_value(&entry.event_id));
     if let Some(secret) = &destination.secret {
         request = request.header(SIGNATURE_HEADER, sign(secret, entry.body.as_bytes()));
     }

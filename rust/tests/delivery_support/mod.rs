@@ -138,10 +138,12 @@ impl Receiver {
     }
 
     /// Event ids of the requests answered with 200, in arrival order.
+    /// Returns the event ids of the delivered requests, decoded from their percent-encoded
+    /// `X-Herald-Event-Id` headers as a receiver would.
     pub fn delivered_ids(&self) -> Vec<String> {
         self.delivered()
             .iter()
-            .map(|r| r.header("x-herald-event-id").unwrap_or("").to_string())
+            .map(|r| percent_decode(r.header("x-herald-event-id").unwrap_or("")))
             .collect()
     }
 
@@ -340,4 +342,22 @@ pub fn wait_until(limit: Duration, what: &str, condition: impl Fn() -> bool) {
         assert!(Instant::now() < until, "gave up waiting for {what}");
         thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Decodes `%XX` escapes; the bytes must form UTF-8.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' && index + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).unwrap();
+            decoded.push(u8::from_str_radix(hex, 16).expect("a %XX escape"));
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(decoded).expect("percent-decoded event id is UTF-8")
 }
