@@ -225,6 +225,52 @@ fn failing_destination_fails_answer_until_recovery() {
 }
 
 #[test]
+fn rejected_event_is_set_aside() {
+    let receiver = Receiver::start(Mode::Status(410));
+    let queue = temp_dir("plugin-rejected");
+    let plugin = started_plugin(&queue, "gone", &receiver);
+    let rejected_dir = queue.join("rejected").join("gone");
+
+    stage_status(&plugin, &passed_body());
+    wait_until(LIMIT, "the rejected event to be set aside", || {
+        fs::read_dir(&rejected_dir)
+            .map(|entries| entries.count() == 1)
+            .unwrap_or(false)
+    });
+    wait_until(LIMIT, "the rejection to be reported", || {
+        plugin
+            .delivery_status()
+            .iter()
+            .any(|message| message.contains("rejected"))
+    });
+    assert!(queued_files(&queue, "gone").is_empty());
+
+    // Later events are no longer held back by the rejected one.
+    receiver.set_mode(Mode::Ok);
+    let answer = stage_status(&plugin, &cancelled_body());
+    receiver.wait_for(LIMIT, "the next event", |requests| {
+        requests.iter().any(|r| r.answered == Mode::Ok)
+    });
+    assert_eq!(receiver.delivered_ids(), vec![CANCELLED_ID]);
+
+    // The admin sees the rejection until the rejected file is dealt with.
+    assert_eq!(answer["status"], "failure", "answer: {answer}");
+    let message = answer["messages"][0].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "Destination gone rejected 1 event(s) with a client error (last: HTTP status 410)"
+        ),
+        "message: {message}"
+    );
+    fs::remove_dir_all(&rejected_dir).unwrap();
+    assert_eq!(
+        stage_status(&plugin, &passed_body()),
+        json!({ "status": "success" })
+    );
+    plugin.stop();
+}
+
+#[test]
 fn agent_status_opt_in_changes_interest() {
     let receiver = Receiver::start(Mode::Ok);
     let queue = temp_dir("plugin-agent");

@@ -340,6 +340,9 @@ impl Engine {
             if health.quarantined > 0 {
                 messages.extend(self.quarantine_message(name, state, health.quarantined));
             }
+            if health.rejected > 0 {
+                messages.extend(self.rejected_message(name, state, health.rejected));
+            }
         }
         messages
     }
@@ -362,6 +365,35 @@ impl Engine {
         }
         Some(format!(
             "Destination {name}: {quarantined} queue files could not be read (corrupt, for example after a crash or a full disk) and were moved to {}; their events were not delivered. Check the disk, look at those files, then delete them to clear this message.",
+            dir.display()
+        ))
+    }
+
+    /// Returns a message about events that `name` rejected while their files are still in
+    /// `rejected/`. Once the admin empties the folder, clears the count and returns `None`.
+    fn rejected_message(
+        &self,
+        name: &str,
+        state: &DestinationState,
+        rejected: u32,
+    ) -> Option<String> {
+        let dir = self
+            .shared
+            .config
+            .queue_dir
+            .join(store::REJECTED_FOLDER)
+            .join(name);
+        let still_there = fs::read_dir(&dir)
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(false);
+        if !still_there {
+            state.health.lock().unwrap().rejected = 0;
+            return None;
+        }
+        let health = state.health.lock().unwrap().clone();
+        Some(format!(
+            "Destination {name} rejected {rejected} event(s) with a client error (last: {}) and they were moved to {}; later events are still delivered. Check the destination's URL and settings, then delete those files to clear this message.",
+            health.last_error.as_deref().unwrap_or("unknown"),
             dir.display()
         ))
     }

@@ -31,6 +31,8 @@ pub struct Health {
     pub last_error: Option<String>,
     /// Unreadable queue files of this destination moved to quarantine since the engine opened.
     pub quarantined: u32,
+    /// Events that the destination rejected with a client error, moved to `rejected/`.
+    pub rejected: u32,
 }
 
 /// The queue and health of one destination, shared by `accept`, the sender and `status`.
@@ -193,6 +195,9 @@ pub fn run(state: Arc<DestinationState>, context: SenderContext) {
     let name = state.destination.name.clone();
     log::info!("Sender for destination {name} started");
 
+    // Attempts that the destination answered with a client error, for the entry at the front.
+    let mut rejections: (Option<EntryRef>, u32) = (None, 0);
+
     while let Some(entry_ref) = next_entry(&state, &context.stopping) {
         let entry = match context.store.read(&entry_ref) {
             Ok(entry) => entry,
@@ -227,6 +232,24 @@ pub fn run(state: Arc<DestinationState>, context: SenderContext) {
                 break;
             }
             Err(error) => {
+                if is_rejection(&error) {
+                    if rejections.0.as_ref() != Some(&entry_ref) {
+                        rejections = (Some(entry_ref.clone()), 0);
+                    }
+                    rejections.1 += 1;
+                    if rejections.1 >= REJECTIONS_BEFORE_SET_ASIDE {
+                        // A client error repeated for one event means the destination will not
+                        // take it; keeping it at the front would hold back every later event.
+                        let reason = format!("{error} on {} attempts", rejections.1);
+                        context.store.reject_entry(&name, &entry_ref, &reason);
+                        pop_front(&state, &entry_ref);
+                        let mut health = state.health.lock().unwrap();
+                        health.rejected += 1;
+                        health.consecutive_failures = 0;
+                        health.last_error = Some(error);
+                        continue;
+                    }
+                }
                 let failures = record_failure(&state, &error);
                 let delay = backoff(failures, context.retry_min, context.retry_max);
                 // Logged on the 1st, 2nd, 4th, 8th... failure in a row, so a long outage does
@@ -304,6 +327,22 @@ fn record_failure(state: &DestinationState, error: &str) -> u32 {
     health.consecutive_failures = health.consecutive_failures.saturating_add(1);
     health.last_error = Some(error.to_string());
     health.consecutive_failures
+}
+
+/// Attempts answered with a client error before an event is set aside in `rejected/`.
+const REJECTIONS_BEFORE_SET_ASIDE: u32 = 3;
+
+/// Tells whether an attempt's error is an HTTP client error that retrying will not change:
+/// any 4xx except 408 (request timeout), 425 (too early) and 429 (too many requests).
+fn is_rejection(error: &str) -> bool {
+    let Some(code) = error.strip_prefix("HTTP status ") else {
+        return false;
+    };
+    match code.parse::<u16>() {
+        Ok(408 | 425 | 429) => false,
+        Ok(code) => (400..500).contains(&code),
+        Err(_) => false,
+    }
 }
 
 /// Returns the wait before the next attempt: `min * 2^(failures-1)` capped at `max`, then

@@ -30,6 +30,9 @@ use serde::{Deserialize, Serialize};
 
 use super::DeliveryError;
 
+/// Folder, under the queue folder, of the entries that their destination rejected.
+pub const REJECTED_FOLDER: &str = "rejected";
+
 /// One pending delivery, as stored in its file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -59,6 +62,7 @@ struct Usage {
 pub struct Store {
     queue_dir: PathBuf,
     quarantine_dir: PathBuf,
+    rejected_dir: PathBuf,
     max_count: u64,
     max_bytes: u64,
     usage: Mutex<Usage>,
@@ -73,12 +77,14 @@ impl Store {
     pub fn open(dir: &Path, max_count: u64, max_bytes: u64) -> io::Result<(Store, Pending)> {
         let queue_dir = dir.join("queue");
         let quarantine_dir = dir.join("quarantine");
+        let rejected_dir = dir.join(REJECTED_FOLDER);
         fs::create_dir_all(&queue_dir)?;
         fs::create_dir_all(&quarantine_dir)?;
 
         let store = Store {
             queue_dir,
             quarantine_dir,
+            rejected_dir,
             max_count,
             max_bytes,
             usage: Mutex::new(Usage::default()),
@@ -224,6 +230,26 @@ impl Store {
     /// Moves an unreadable file aside so it never blocks its destination again.
     pub fn quarantine_entry(&self, destination: &str, entry: &EntryRef, reason: &str) {
         self.quarantine(destination, &entry.path, reason);
+        self.release(entry);
+    }
+
+    /// Moves an entry that its destination rejected to `rejected/<destination>/`, where an admin
+    /// can inspect it and send it again. Nothing is deleted unless the move fails.
+    pub fn reject_entry(&self, destination: &str, entry: &EntryRef, reason: &str) {
+        let dir = self.rejected_dir.join(destination);
+        let target = dir.join(entry.path.file_name().unwrap_or_default());
+        match fs::create_dir_all(&dir).and_then(|_| fs::rename(&entry.path, &target)) {
+            Ok(()) => log::error!(
+                "Destination {destination} rejected queue file {} ({reason}); moved it to {} so later events are not held back.",
+                entry.path.display(),
+                target.display()
+            ),
+            Err(error) => log::error!(
+                "Destination {destination} rejected queue file {} ({reason}), and moving it to {} failed ({error}); it stays queued.",
+                entry.path.display(),
+                target.display()
+            ),
+        }
         self.release(entry);
     }
 
