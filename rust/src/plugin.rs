@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use crate::delivery::count_noun;
 use crate::delivery::service::Service as Delivery;
 use crate::event::{AgentEvent, StageEvent};
 use crate::event_log::EventLog;
@@ -224,6 +225,10 @@ impl Plugin {
                 "Herald plugin settings were never saved; using the defaults: {}",
                 settings.summary()
             );
+        } else if *self.settings() == settings {
+            // GoCD sends the same values again, for example when its Java side fetches the
+            // settings on the first stage-status after a change, so this is no news.
+            log::debug!("Herald plugin settings unchanged: {}", settings.summary());
         } else {
             log::info!("Herald plugin settings applied: {}", settings.summary());
         }
@@ -261,8 +266,8 @@ fn handle_validate_configuration(body: Option<&[u8]>) -> Response {
 fn reject_notification(kind: &str, api_version: &str, problems: &[Problem]) -> Response {
     let messages = messages(problems);
     log::warn!(
-        "rejected a {kind} notification (API {api_version}) with {} problem(s): {}",
-        messages.len(),
+        "rejected the {kind} notification (API {api_version}) with {}: {}",
+        count_noun(messages.len() as u64, "problem", "problems"),
         messages.join("; ")
     );
     Response::ok(answer::failure(messages))

@@ -144,7 +144,7 @@ fn failures_retry_and_report_status() {
     let status = engine.status();
     assert_eq!(status.len(), 1);
     assert!(
-        status[0].starts_with("Destination ops is failing: 1 events waiting"),
+        status[0].starts_with("Destination ops is failing: 1 event waiting"),
         "{status:?}"
     );
     assert!(

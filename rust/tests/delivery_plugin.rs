@@ -258,7 +258,7 @@ fn rejected_event_is_set_aside() {
     let message = answer["messages"][0].as_str().unwrap();
     assert!(
         message.starts_with(
-            "Destination gone rejected 1 event(s) with a client error (last: HTTP status 410)"
+            "Destination gone rejected 1 event with a client error (last: HTTP status 410)"
         ),
         "message: {message}"
     );
@@ -369,8 +369,16 @@ fn validation_reports_bad_delivery_lines() {
                 "key": "delivery_queue_max_events",
                 "message": "expected a whole number greater than 0, found \"many\""
             },
+            {
+                "key": "delivery_rules",
+                "message": "line 1: unknown destination \"pager\"; define it in the destinations field or use one of the defined names (defined: ops, chat-only)"
+            },
+            {
+                "key": "delivery_destination_secrets",
+                "message": "secret for unknown destination \"ghost\"; the names must match the destinations field"
+            },
         ]),
-        "a bad destinations field hides the references to it"
+        "references are checked on the same save as the syntax"
     );
     assert!(!response.body.contains("hidden-value"));
 
@@ -389,16 +397,22 @@ fn validation_reports_bad_delivery_lines() {
     );
     let problems = body_json(&response);
     let problems = problems.as_array().unwrap();
-    assert_eq!(problems.len(), 2, "problems: {problems:?}");
+    assert_eq!(problems.len(), 3, "problems: {problems:?}");
     assert_eq!(problems[0]["key"], "delivery_rules");
     let message = problems[0]["message"].as_str().unwrap();
     assert!(
         message.starts_with("line 3: unknown event kind \"sometimes\""),
         "message: {message}"
     );
-    assert_eq!(problems[1]["key"], "delivery_destination_secrets");
+    assert_eq!(problems[1]["key"], "delivery_rules");
+    let message = problems[1]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("line 2: unknown destination \"pager\""),
+        "message: {message}"
+    );
+    assert_eq!(problems[2]["key"], "delivery_destination_secrets");
     assert_eq!(
-        problems[1]["message"],
+        problems[2]["message"],
         "secret for unknown destination \"ghost\"; the names must match the destinations field"
     );
 

@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use herald::delivery::config::{validate_settings, DESTINATIONS, DESTINATION_SECRETS, RULES};
+use herald::delivery::config::{
+    validate_references, validate_settings, CA_BUNDLE, DESTINATIONS, DESTINATION_SECRETS, RULES,
+};
 use herald::delivery::rules::{Glob, Rules, Subject};
 use herald::delivery::{EventKind, SETTINGS_FIELDS};
 
@@ -121,7 +123,7 @@ on=all,failed -> ops-chat
         "line 6: unknown destination \"nowhere\"; define it in the destinations field or use one of the defined names (defined: ops-chat)",
         "line 7: stage= appears twice; write it once",
         "line 8: on=agent cannot be combined with group=, pipeline= or stage= patterns because agent-status events have none; write agent rules on a line of their own",
-        "line 9: on= has no value; write a pattern such as on=* or remove it",
+        "line 9: on= has no value; write event kinds separated by commas, such as on=failed,broken (kinds: building, passed, failed, cancelled, broken, fixed, all, agent), or remove it",
         "line 10: expected key=value (group=, pipeline=, stage= or on=), found \"deploy\"",
         "line 11: empty destination name after \"->\"; expected names separated by commas, e.g. \"-> ops-chat, audit-hook\"",
         "line 12: on=all already includes every stage event kind; write on=all alone, or on=all,agent",
@@ -217,4 +219,131 @@ fn default_settings_are_valid() {
         .map(|f| f.key)
         .collect();
     assert_eq!(secure, [DESTINATION_SECRETS]);
+}
+
+#[test]
+fn references_checked_despite_syntax_errors() {
+    let values = settings(&[
+        (
+            DESTINATIONS,
+            "ops chat https://chat.example/hooks/abc\nbroken webhook\nhook webhook ftp://x.example/",
+        ),
+        (DESTINATION_SECRETS, "ops=s1\nghost=s2\nnot a line"),
+        (
+            RULES,
+            "on=failed -> ops\non=nothing -> ops\non=passed -> audit\non=fixed -> broken, hook",
+        ),
+    ]);
+    let references: Vec<(String, String)> = validate_references(&values)
+        .into_iter()
+        .map(|e| (e.key.to_string(), e.message))
+        .collect();
+    assert_eq!(references.len(), 2, "{references:?}");
+    assert_eq!(references[0].0, RULES);
+    assert!(
+        references[0]
+            .1
+            .starts_with("line 3: unknown destination \"audit\""),
+        "{references:?}"
+    );
+    assert_eq!(
+        references[1],
+        (
+            DESTINATION_SECRETS.to_string(),
+            "secret for unknown destination \"ghost\"; the names must match the destinations field"
+                .to_string()
+        )
+    );
+
+    let keys: Vec<&str> = validate_settings(&values).iter().map(|e| e.key).collect();
+    assert_eq!(
+        keys,
+        [
+            DESTINATIONS,
+            DESTINATIONS,
+            DESTINATION_SECRETS,
+            RULES,
+            RULES,
+            DESTINATION_SECRETS
+        ]
+    );
+}
+
+fn destination_errors(line: &str) -> Vec<String> {
+    validate_settings(&settings(&[(DESTINATIONS, line)]))
+        .into_iter()
+        .map(|e| e.message)
+        .collect()
+}
+
+#[test]
+fn destination_port_out_of_range() {
+    assert_eq!(
+        destination_errors("hook webhook http://127.0.0.1:99999/x"),
+        ["line 1: port 99999 is out of range (1 to 65535) for \"hook\""]
+    );
+    assert!(destination_errors("hook webhook http://127.0.0.1:65535/x").is_empty());
+    assert!(destination_errors("hook webhook http://[::1]/x").is_empty());
+    assert_eq!(
+        destination_errors("hook webhook http://[::1]:70000/x").len(),
+        1
+    );
+}
+
+#[test]
+fn destination_credentials_rejected() {
+    for url in [
+        "http://user:pw4711@127.0.0.1/x",
+        "https://pw4711@127.0.0.1/",
+    ] {
+        let errors = destination_errors(&format!("hook webhook {url}"));
+        assert_eq!(errors.len(), 1, "{url}: {errors:?}");
+        assert!(
+            errors[0].starts_with(
+                "line 1: credentials in the URL (***@ before the host) are not supported"
+            ),
+            "{errors:?}"
+        );
+        assert!(errors[0].contains("destination secret"), "{errors:?}");
+        assert!(!errors[0].contains("pw4711"), "password in {errors:?}");
+    }
+}
+
+fn ca_bundle_errors(value: &str) -> Vec<String> {
+    let field = SETTINGS_FIELDS
+        .iter()
+        .find(|field| field.key == CA_BUNDLE)
+        .unwrap();
+    (field.validate)(value)
+}
+
+#[test]
+fn ca_bundle_path_instead_of_pem() {
+    let folder = std::env::temp_dir().join(format!("herald-ca-path-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let file = folder.join("ca.pem");
+    std::fs::write(&file, "not PEM").unwrap();
+    let missing = folder.join("missing.pem");
+
+    let errors = ca_bundle_errors(missing.to_str().unwrap());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("was not found"), "{errors:?}");
+
+    let errors = ca_bundle_errors(folder.to_str().unwrap());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("is a folder, not a file"), "{errors:?}");
+
+    let errors = ca_bundle_errors(file.to_str().unwrap());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("is a file path: this field takes the PEM text"),
+        "{errors:?}"
+    );
+
+    let errors = ca_bundle_errors("just some text");
+    assert_eq!(
+        errors,
+        ["the CA bundle contains no \"BEGIN CERTIFICATE\" block"]
+    );
+    std::fs::remove_dir_all(&folder).unwrap();
 }

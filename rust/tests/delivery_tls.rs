@@ -139,7 +139,7 @@ fn https_unknown_ca_is_rejected() {
 
     let status = engine.status();
     assert!(
-        status[0].starts_with("Destination secure is failing: 1 events waiting"),
+        status[0].starts_with("Destination secure is failing: 1 event waiting"),
         "{status:?}"
     );
     assert!(

@@ -219,7 +219,7 @@ impl Config {
             }
         };
 
-        let mut errors = validate_settings(values);
+        let errors = validate_settings(values);
         let destinations = parse_destinations(&value(DESTINATIONS)).unwrap_or_default();
         let mut secrets = parse_secrets(&value(DESTINATION_SECRETS)).unwrap_or_default();
         let destinations: Vec<Destination> = destinations
@@ -234,14 +234,6 @@ impl Config {
         let names: Vec<String> = destinations.iter().map(|d| d.name.clone()).collect();
         let rules = Rules::parse(&value(RULES), &names).unwrap_or_default();
 
-        for name in secrets.keys() {
-            errors.push(FieldError {
-                key: DESTINATION_SECRETS,
-                message: format!(
-                    "secret for unknown destination {name:?}; the names must match the destinations field"
-                ),
-            });
-        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -271,7 +263,7 @@ impl Config {
     }
 }
 
-/// Validates every delivery field, then the references between them (rules naming
+/// Validates every delivery field, then the references between them (rules and secrets naming
 /// destinations). Returns one error per problem; empty when the settings are valid.
 pub fn validate_settings(values: &HashMap<String, String>) -> Vec<FieldError> {
     let mut errors = Vec::new();
@@ -294,56 +286,67 @@ pub fn validate_settings(values: &HashMap<String, String>) -> Vec<FieldError> {
         }
     }
 
-    // Rules are checked against the destination names here, not in the field validator,
-    // because a field validator reads only its own value.
-    let destinations = values.get(DESTINATIONS).map(String::as_str).unwrap_or("");
-    if let (Ok(list), Some(rules)) = (parse_destinations(destinations), values.get(RULES)) {
-        let names: Vec<String> = list.into_iter().map(|(name, _, _)| name).collect();
-        if let Err(messages) = Rules::parse(rules, &names) {
-            errors.retain(|e| e.key != RULES);
-            errors.extend(messages.into_iter().map(|message| FieldError {
-                key: RULES,
-                message,
-            }));
-        }
-    }
+    errors.extend(validate_references(values));
     errors
 }
 
 /// Checks the references between delivery fields: rules and secrets must name destinations
-/// of the destinations field. Only references are checked, and only when the fields involved
-/// parse, so no message repeats one of the field validators.
+/// of the destinations field. The check runs even when some lines have syntax errors, against
+/// every destination line whose name is valid, so each bad line gets its message on the first
+/// save. Messages that the field validators already give are not repeated.
 pub fn validate_references(values: &HashMap<String, String>) -> Vec<FieldError> {
     let field = |key: &str| values.get(key).map(String::as_str).unwrap_or("");
-    let Ok(destinations) = parse_destinations(field(DESTINATIONS)) else {
-        return Vec::new();
-    };
-    let names: Vec<String> = destinations.into_iter().map(|(name, _, _)| name).collect();
+    let names = destination_names(field(DESTINATIONS));
 
     let mut errors = Vec::new();
     let rules = field(RULES);
-    if validate_rules_field(rules).is_empty() {
-        if let Err(messages) = Rules::parse(rules, &names) {
-            errors.extend(messages.into_iter().map(|message| FieldError {
-                key: RULES,
-                message,
-            }));
-        }
+    if let Err(messages) = Rules::parse(rules, &names) {
+        let syntax_messages = validate_rules_field(rules);
+        errors.extend(
+            messages
+                .into_iter()
+                .filter(|message| !syntax_messages.contains(message))
+                .map(|message| FieldError {
+                    key: RULES,
+                    message,
+                }),
+        );
     }
-    if let Ok(secrets) = parse_secrets(field(DESTINATION_SECRETS)) {
-        let mut unknown: Vec<&String> = secrets
-            .keys()
-            .filter(|name| !names.contains(name))
-            .collect();
-        unknown.sort();
-        errors.extend(unknown.into_iter().map(|name| FieldError {
-            key: DESTINATION_SECRETS,
-            message: format!(
-                "secret for unknown destination {name:?}; the names must match the destinations field"
-            ),
-        }));
-    }
+
+    let mut unknown: Vec<String> = secret_names(field(DESTINATION_SECRETS))
+        .into_iter()
+        .filter(|name| !names.contains(name))
+        .collect();
+    unknown.sort();
+    unknown.dedup();
+    errors.extend(unknown.into_iter().map(|name| FieldError {
+        key: DESTINATION_SECRETS,
+        message: format!(
+            "secret for unknown destination {name:?}; the names must match the destinations field"
+        ),
+    }));
     errors
+}
+
+/// Returns the name of every destination line that starts with a valid name, including lines
+/// with an error later on, so that a rule or secret naming such a line gets no second message.
+fn destination_names(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| is_valid_name(name))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Returns the names of the well-formed `NAME=SECRET` lines. The secrets are left out.
+fn secret_names(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| line.trim().split_once('='))
+        .filter(|(name, secret)| is_valid_name(name.trim()) && !secret.trim().is_empty())
+        .map(|(name, _)| name.trim().to_string())
+        .collect()
 }
 
 fn default_of(key: &str) -> &'static str {
@@ -402,14 +405,36 @@ fn validate_ca_bundle(value: &str) -> Vec<String> {
     if value.is_empty() {
         return Vec::new();
     }
+    if let Some(message) = ca_bundle_path_message(value) {
+        return vec![message];
+    }
     match super::sender::parse_ca_bundle(value) {
         Ok(_) => Vec::new(),
         Err(message) => vec![message],
     }
 }
 
+/// Returns a message when the CA bundle value is a single absolute path instead of PEM text,
+/// because the field takes the certificates themselves and reads no file.
+fn ca_bundle_path_message(value: &str) -> Option<String> {
+    let path = std::path::Path::new(value);
+    if value.contains("-----BEGIN") || value.lines().count() != 1 || !path.is_absolute() {
+        return None;
+    }
+    let found = if path.is_dir() {
+        "is a folder, not a file"
+    } else if path.exists() {
+        "is a file path"
+    } else {
+        "is a file path, and that file was not found"
+    };
+    Some(format!(
+        "{value} {found}: this field takes the PEM text itself, so paste the certificates, starting with -----BEGIN CERTIFICATE-----"
+    ))
+}
+
 fn validate_rules_field(value: &str) -> Vec<String> {
-    // Destination names are checked in `validate_settings`, which reads both fields. Here every
+    // Destination names are checked in `validate_references`, which reads both fields. Here every
     // name is accepted, so only the syntax is checked.
     let names = rule_destination_names(value);
     Rules::parse(value, &names).err().unwrap_or_default()
@@ -489,6 +514,10 @@ pub fn parse_destinations(
             ));
             continue;
         }
+        if let Some(message) = check_destination_url(url) {
+            errors.push(format!("line {line_number}: {message} for {name:?}"));
+            continue;
+        }
         if list
             .iter()
             .any(|(existing, _, _)| existing.eq_ignore_ascii_case(name))
@@ -505,6 +534,28 @@ pub fn parse_destinations(
         Ok(list)
     } else {
         Err(errors)
+    }
+}
+
+/// Checks the parts of a destination URL that the URL parser accepts but delivery cannot use:
+/// a port above 65535 and user info, which the HTTP client does not send as credentials. The
+/// message never contains the URL, because chat webhook URLs carry their token.
+fn check_destination_url(url: &str) -> Option<String> {
+    let uri = url.parse::<ureq::http::Uri>().ok()?;
+    let authority = uri.authority()?.as_str();
+    if authority.contains('@') {
+        return Some(
+            "credentials in the URL (***@ before the host) are not supported and would not be sent; remove them and use a destination secret or a token in the URL path"
+                .to_string(),
+        );
+    }
+    let port = authority.rsplit_once(':').map(|(_, port)| port)?;
+    if port.is_empty() || port.ends_with(']') {
+        return None;
+    }
+    match port.parse::<u16>() {
+        Ok(_) => None,
+        Err(_) => Some(format!("port {port} is out of range (1 to 65535)")),
     }
 }
 

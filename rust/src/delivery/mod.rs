@@ -66,8 +66,10 @@ impl fmt::Display for DeliveryError {
                 max_bytes,
             } => write!(
                 f,
-                "delivery queue is full ({queued} deliveries, {} MiB queued; limits {max_count} deliveries, {} MiB): this event was not queued. Fix the failing destinations or raise the queue limits in the plugin settings.",
+                "delivery queue is full ({}, {} MiB queued; limits {}, {} MiB): this event was not queued. Fix the failing destinations or raise the queue limits in the plugin settings.",
+                count_noun(*queued, "delivery", "deliveries"),
                 queued_bytes / (1024 * 1024),
+                count_noun(*max_count, "delivery", "deliveries"),
                 max_bytes / (1024 * 1024)
             ),
             DeliveryError::Io(message) => write!(f, "delivery queue error: {message}"),
@@ -77,6 +79,12 @@ impl fmt::Display for DeliveryError {
 }
 
 impl std::error::Error for DeliveryError {}
+
+/// Formats a count with the singular or plural form of its noun: "1 event", "2 events".
+pub(crate) fn count_noun(count: u64, singular: &str, plural: &str) -> String {
+    let noun = if count == 1 { singular } else { plural };
+    format!("{count} {noun}")
+}
 
 /// Result of a successful `accept`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,9 +136,9 @@ impl Engine {
             let queued = pending.remove(&destination.name).unwrap_or_default();
             if !queued.is_empty() {
                 log::info!(
-                    "Destination {} has {} deliveries queued from before",
+                    "Destination {} has {} queued from before",
                     destination.name,
-                    queued.len()
+                    count_noun(queued.len() as u64, "delivery", "deliveries")
                 );
             }
             let state = DestinationState::new(destination.clone(), queued);
@@ -139,8 +147,8 @@ impl Engine {
         for (name, queued) in &pending {
             if !queued.is_empty() {
                 log::warn!(
-                    "{} deliveries wait in {} for destination {name}, which is no longer defined; they are sent if a destination of that name is defined again",
-                    queued.len(),
+                    "{} in {} for destination {name}, which is no longer defined; they are sent if a destination of that name is defined again",
+                    count_noun(queued.len() as u64, "delivery waits", "deliveries wait"),
                     config.queue_dir.join("queue").join(name).display()
                 );
             }
@@ -332,9 +340,14 @@ impl Engine {
             if health.consecutive_failures > 0 {
                 let waiting = state.pending.lock().unwrap().len();
                 messages.push(format!(
-                    "Destination {name} is failing: {waiting} events waiting, last error: {} ({} failed attempts in a row)",
+                    "Destination {name} is failing: {} waiting, last error: {} ({} in a row)",
+                    count_noun(waiting as u64, "event", "events"),
                     health.last_error.as_deref().unwrap_or("unknown"),
-                    health.consecutive_failures
+                    count_noun(
+                        u64::from(health.consecutive_failures),
+                        "failed attempt",
+                        "failed attempts"
+                    )
                 ));
             }
             if health.quarantined > 0 {
@@ -364,7 +377,8 @@ impl Engine {
             return None;
         }
         Some(format!(
-            "Destination {name}: {quarantined} queue files could not be read (corrupt, for example after a crash or a full disk) and were moved to {}; their events were not delivered. Check the disk, look at those files, then delete them to clear this message.",
+            "Destination {name}: {} (corrupt, for example after a crash or a full disk) and moved to {}; their events were not delivered. Check the disk, look at those files, then delete them to clear this message.",
+            count_noun(u64::from(quarantined), "queue file could not be read", "queue files could not be read"),
             dir.display()
         ))
     }
@@ -392,7 +406,8 @@ impl Engine {
         }
         let health = state.health.lock().unwrap().clone();
         Some(format!(
-            "Destination {name} rejected {rejected} event(s) with a client error (last: {}) and they were moved to {}; later events are still delivered. Check the destination's URL and settings, then delete those files to clear this message.",
+            "Destination {name} rejected {} with a client error (last: {}), and their files were moved to {}; later events are still delivered. Check the destination's URL and settings, then delete those files to clear this message.",
+            count_noun(u64::from(rejected), "event", "events"),
             health.last_error.as_deref().unwrap_or("unknown"),
             dir.display()
         ))
@@ -469,4 +484,16 @@ fn completed_outcome(event: &StageEvent) -> Option<RunOutcome> {
         stage_counter: event.stage.counter,
         passed,
     })
+}
+
+#[cfg(test)]
+mod count_noun_tests {
+    use super::count_noun;
+
+    #[test]
+    fn count_noun_picks_singular_for_one() {
+        assert_eq!(count_noun(0, "event", "events"), "0 events");
+        assert_eq!(count_noun(1, "event", "events"), "1 event");
+        assert_eq!(count_noun(2, "delivery", "deliveries"), "2 deliveries");
+    }
 }

@@ -189,6 +189,12 @@ fn parse_rule(line: &str, line_number: usize, known: &[String]) -> Result<Rule, 
         if seen_keys.contains(&key) {
             return Err(format!("{key}= appears twice; write it once"));
         }
+        if value.is_empty() && key == "on" {
+            return Err(
+                "on= has no value; write event kinds separated by commas, such as on=failed,broken (kinds: building, passed, failed, cancelled, broken, fixed, all, agent), or remove it"
+                    .to_string(),
+            );
+        }
         if value.is_empty() {
             return Err(format!(
                 "{key}= has no value; write a pattern such as {key}=* or remove it"
