@@ -1,5 +1,6 @@
 //! Entry point of the core: dispatches GoCD requests by name. Contains no JNI types.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
@@ -52,6 +53,9 @@ pub struct ServerInfo {
 #[derive(Default)]
 pub struct Plugin {
     settings: RwLock<Arc<Settings>>,
+    /// Whether stored settings were applied since the library was loaded, so the first
+    /// application is logged at info level even when it equals the defaults.
+    settings_applied: AtomicBool,
     server_info: RwLock<Arc<ServerInfo>>,
     event_log: EventLog,
     delivery: Delivery,
@@ -225,9 +229,9 @@ impl Plugin {
                 "Herald plugin settings were never saved; using the defaults: {}",
                 settings.summary()
             );
-        } else if *self.settings() == settings {
-            // GoCD sends the same values again, for example when its Java side fetches the
-            // settings on the first stage-status after a change, so this is no news.
+        } else if self.settings_applied.load(Ordering::Acquire) && *self.settings() == settings {
+            // The Java side of the plugin fetches the settings again on the first stage-status
+            // after every change, so equal values are no news to the admin.
             log::debug!("Herald plugin settings unchanged: {}", settings.summary());
         } else {
             log::info!("Herald plugin settings applied: {}", settings.summary());
@@ -242,6 +246,7 @@ impl Plugin {
             .settings
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(settings);
+        self.settings_applied.store(true, Ordering::Release);
         self.delivery.apply(delivery_config, delivery_values);
         Ok(())
     }
