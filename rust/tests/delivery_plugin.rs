@@ -253,7 +253,7 @@ fn rejected_event_is_set_aside() {
     });
     assert_eq!(receiver.delivered_ids(), vec![CANCELLED_ID]);
 
-    // The admin sees the rejection until the rejected file is dealt with.
+    // The response reports the rejection until the rejected file is deleted.
     assert_eq!(answer["status"], "failure", "answer: {answer}");
     let message = answer["messages"][0].as_str().unwrap();
     assert!(

@@ -22,6 +22,7 @@ pub mod store;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -360,6 +361,16 @@ impl Engine {
         messages
     }
 
+    /// Returns `<queue folder>/<folder>/<destination>` when it still contains a file, so the
+    /// status keeps reporting set-aside files until an administrator deletes them.
+    fn files_set_aside(&self, folder: &str, destination: &str) -> Option<PathBuf> {
+        let dir = self.shared.config.queue_dir.join(folder).join(destination);
+        let still_there = fs::read_dir(&dir)
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(false);
+        still_there.then_some(dir)
+    }
+
     /// Returns a message about queue files of `name` moved to quarantine while they are still
     /// there. Once the admin empties the folder, clears the count and returns `None`.
     fn quarantine_message(
@@ -368,14 +379,10 @@ impl Engine {
         state: &DestinationState,
         quarantined: u32,
     ) -> Option<String> {
-        let dir = self.shared.config.queue_dir.join("quarantine").join(name);
-        let still_there = fs::read_dir(&dir)
-            .map(|mut entries| entries.next().is_some())
-            .unwrap_or(false);
-        if !still_there {
+        let Some(dir) = self.files_set_aside("quarantine", name) else {
             state.health.lock().unwrap().quarantined = 0;
             return None;
-        }
+        };
         Some(format!(
             "Destination {name}: {} (corrupt, for example after a crash or a full disk) and moved to {}; their events were not delivered. Check the disk, look at those files, then delete them to clear this message.",
             count_noun(u64::from(quarantined), "queue file could not be read", "queue files could not be read"),
@@ -391,19 +398,10 @@ impl Engine {
         state: &DestinationState,
         rejected: u32,
     ) -> Option<String> {
-        let dir = self
-            .shared
-            .config
-            .queue_dir
-            .join(store::REJECTED_FOLDER)
-            .join(name);
-        let still_there = fs::read_dir(&dir)
-            .map(|mut entries| entries.next().is_some())
-            .unwrap_or(false);
-        if !still_there {
+        let Some(dir) = self.files_set_aside(store::REJECTED_FOLDER, name) else {
             state.health.lock().unwrap().rejected = 0;
             return None;
-        }
+        };
         let health = state.health.lock().unwrap().clone();
         Some(format!(
             "Destination {name} rejected {} with a client error (last: {}), and their files were moved to {}; later events are still delivered. Check the destination's URL and settings, then delete those files to clear this message.",

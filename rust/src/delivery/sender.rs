@@ -3,8 +3,9 @@
 //!
 //! A destination delivers strictly in acceptance order and the next request waits until the
 //! current one succeeds or is given up, so events of one pipeline stage arrive in the order
-//! GoCD sent them. Every answer other than 2xx is retried (a 4xx usually means a URL or secret
-//! to fix, and dropping the event would lose it) until the event is older than the maximum age.
+//! GoCD sent them. A failed request is retried until the event is older than the maximum age,
+//! except that an event rejected with a client error (4xx other than 408, 425 and 429) on
+//! several attempts is moved to `rejected/`, so it cannot hold back later events.
 
 use std::collections::VecDeque;
 use std::io;
@@ -195,7 +196,7 @@ pub fn run(state: Arc<DestinationState>, context: SenderContext) {
     let name = state.destination.name.clone();
     log::info!("Sender for destination {name} started");
 
-    // Attempts that the destination answered with a client error, for the entry at the front.
+    // Client-error responses to the entry at the front, and which entry they belong to.
     let mut rejections: (Option<EntryRef>, u32) = (None, 0);
 
     while let Some(entry_ref) = next_entry(&state, &context.stopping) {
@@ -329,7 +330,7 @@ fn record_failure(state: &DestinationState, error: &str) -> u32 {
     health.consecutive_failures
 }
 
-/// Attempts answered with a client error before an event is set aside in `rejected/`.
+/// Client-error responses to one event before it is set aside in `rejected/`.
 const REJECTIONS_BEFORE_SET_ASIDE: u32 = 3;
 
 /// Tells whether an attempt's error is an HTTP client error that retrying will not change:

@@ -137,9 +137,8 @@ impl Receiver {
             .collect()
     }
 
-    /// Event ids of the requests answered with 200, in arrival order.
-    /// Returns the event ids of the delivered requests, decoded from their percent-encoded
-    /// `X-Herald-Event-Id` headers as a receiver would.
+    /// Returns the event ids of the requests that got a 200, in arrival order, decoded from their
+    /// percent-encoded `X-Herald-Event-Id` headers as a receiver would.
     pub fn delivered_ids(&self) -> Vec<String> {
         self.delivered()
             .iter()

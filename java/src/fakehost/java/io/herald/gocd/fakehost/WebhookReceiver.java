@@ -164,7 +164,12 @@ public final class WebhookReceiver implements AutoCloseable {
             Mode current;
             synchronized (this) {
                 current = mode;
-                int status = current == Mode.OK ? 200 : current == Mode.ERROR ? 500 : 0;
+                int status = 0;
+                if (current == Mode.OK) {
+                    status = 200;
+                } else if (current == Mode.ERROR) {
+                    status = 500;
+                }
                 requests.add(new Request(exchange.getRequestMethod(), exchange.getRequestURI().getPath(), headers, body, status));
                 notifyAll();
                 if (current == Mode.HANG) {
