@@ -175,7 +175,7 @@ impl Plugin {
             }
         };
 
-        log::info!("{}", describe_stage_event(&event));
+        log::debug!("{}", describe_stage_event(&event));
         let mut messages = self.record(&settings, protocol::STAGE_STATUS, &event);
         // The body parsed, so it is present.
         messages.extend(self.delivery.accept(&event, body.unwrap_or_default()));
@@ -191,7 +191,7 @@ impl Plugin {
             }
         };
 
-        log::info!("{}", describe_agent_event(&event));
+        log::debug!("{}", describe_agent_event(&event));
         let mut messages = self.record(&settings, protocol::AGENT_STATUS, &event);
         messages.extend(self.delivery.accept_agent(&event, body.unwrap_or_default()));
         respond(messages)

@@ -1,8 +1,9 @@
 //! Routes `log` records to GoCD's plugin log while the plugin is loaded, else to `env_logger`.
 //!
-//! Inside GoCD, Herald's records up to debug and other crates' records at warn and above go to the
-//! static method `io.herald.gocd.NativeLog.log(int, String)`, which writes them through the plugin
-//! API's `Logger`. Other crates' info and debug records go to `env_logger`, configured with
+//! Inside GoCD, Herald's records up to the plugin's log level in GoCD (info unless the
+//! `plugin.herald.notifier.log.level` system property says otherwise) and other crates' records at
+//! warn and above go to the static method `io.herald.gocd.NativeLog.log(int, String)`, which
+//! writes them through the plugin API's `Logger`. Other crates' info and debug records go to `env_logger`, configured with
 //! `RUST_LOG`, and so does every record without a JVM (cargo tests, tools) or between `stop` and
 //! the next `start`.
 
@@ -23,6 +24,9 @@ struct JavaSink {
     vm: JavaVM,
     class: GlobalRef,
     method: JStaticMethodID,
+    /// The plugin's log level in GoCD. Records more detailed than this would be dropped by
+    /// GoCD's logger, so they do not cross JNI.
+    max_level: LevelFilter,
 }
 
 struct BridgeLogger {
@@ -47,22 +51,38 @@ pub fn install() {
     });
 }
 
-/// Starts forwarding records to `NativeLog.log`. Must run on a thread whose calling Java code was
-/// loaded by the plugin's classloader, because `FindClass` searches that classloader.
-pub fn attach_java_sink(env: &mut JNIEnv) -> jni::errors::Result<()> {
+/// Starts forwarding records up to `java_level` (a `NativeLog` level: 0 off, 1 error, 2 warn,
+/// 3 info, 4 debug) to `NativeLog.log`. Must run on a thread whose calling Java code was loaded by
+/// the plugin's classloader, because `FindClass` searches that classloader.
+pub fn attach_java_sink(env: &mut JNIEnv, java_level: i32) -> jni::errors::Result<()> {
     install();
     let class = env.find_class(SINK_CLASS)?;
     let method = env.get_static_method_id(&class, SINK_METHOD, SINK_SIGNATURE)?;
+    let max_level = level_filter(java_level);
     let sink = JavaSink {
         vm: env.get_java_vm()?,
         class: env.new_global_ref(&class)?,
         method,
+        max_level,
     };
 
     *write_sink() = Some(sink);
-    // GoCD filters by the plugin's log level, so everything up to debug goes to Java.
-    log::set_max_level(LevelFilter::Debug.max(LOGGER.fallback.filter()));
+    // The `log` macros compare with this global first, so a record above both levels costs
+    // one atomic load and never formats its message.
+    log::set_max_level(max_level.max(LOGGER.fallback.filter()));
     Ok(())
+}
+
+/// Maps a `NativeLog` level to a filter. Values above debug mean debug, and values below off
+/// mean off.
+fn level_filter(java_level: i32) -> LevelFilter {
+    match java_level {
+        i32::MIN..=0 => LevelFilter::Off,
+        1 => LevelFilter::Error,
+        2 => LevelFilter::Warn,
+        3 => LevelFilter::Info,
+        _ => LevelFilter::Debug,
+    }
 }
 
 /// Stops forwarding and releases the global reference to the sink class.
@@ -94,9 +114,14 @@ fn forwarded_level(target: &str) -> Level {
 
 impl Log for BridgeLogger {
     fn enabled(&self, metadata: &Metadata) -> bool {
-        let forwarding = matches!(self.java.read(), Ok(sink) if sink.is_some());
-        (forwarding && metadata.level() <= forwarded_level(metadata.target()))
-            || self.fallback.enabled(metadata)
+        let forwarded = match self.java.read() {
+            Ok(sink) => sink.as_ref().is_some_and(|sink| {
+                metadata.level() <= forwarded_level(metadata.target())
+                    && metadata.level() <= sink.max_level
+            }),
+            Err(_) => false,
+        };
+        forwarded || self.fallback.enabled(metadata)
     }
 
     fn log(&self, record: &Record) {
@@ -107,19 +132,21 @@ impl Log for BridgeLogger {
             self.fallback.log(record);
             return;
         }
-        let forwarded = match self.java.read() {
+        let handled = match self.java.read() {
             Ok(sink) => match sink.as_ref() {
+                Some(sink) if record.level() <= forwarded_level(record.target()) => {
+                    // A record above GoCD's level for the plugin is dropped, as GoCD would
+                    // drop it.
+                    record.level() > sink.max_level || forward(sink, record)
+                }
                 // A trace record is dropped here, and a dependency's record below warn goes
                 // to the fallback, which applies `RUST_LOG`.
-                Some(sink) if record.level() <= forwarded_level(record.target()) => {
-                    forward(sink, record)
-                }
                 Some(_) => record.level() > Level::Debug,
                 None => false,
             },
             Err(_) => false,
         };
-        if !forwarded {
+        if !handled {
             self.fallback.log(record);
         }
     }
@@ -192,5 +219,16 @@ mod tests {
         assert_eq!(forwarded_level("ureq::unversioned::transport"), Level::Warn);
         assert_eq!(forwarded_level("rustls::client::hs"), Level::Warn);
         assert_eq!(forwarded_level("heraldry"), Level::Warn);
+    }
+
+    #[test]
+    fn level_filter_from_java_level() {
+        assert_eq!(level_filter(-1), LevelFilter::Off);
+        assert_eq!(level_filter(0), LevelFilter::Off);
+        assert_eq!(level_filter(1), LevelFilter::Error);
+        assert_eq!(level_filter(2), LevelFilter::Warn);
+        assert_eq!(level_filter(3), LevelFilter::Info);
+        assert_eq!(level_filter(4), LevelFilter::Debug);
+        assert_eq!(level_filter(99), LevelFilter::Debug);
     }
 }

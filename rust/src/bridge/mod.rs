@@ -10,7 +10,7 @@ pub mod logging;
 use std::sync::LazyLock;
 
 use jni::objects::{JByteArray, JClass, JIntArray, JString};
-use jni::sys::{jbyteArray, jstring};
+use jni::sys::{jbyteArray, jint, jstring};
 use jni::JNIEnv;
 
 use crate::plugin::{Plugin, Response, CORE_VERSION};
@@ -37,7 +37,8 @@ pub unsafe extern "system" fn Java_io_herald_gocd_NativeBridge_coreVersion<'loca
     .unwrap_or(std::ptr::null_mut())
 }
 
-/// Forwards Rust log records to GoCD's plugin log and starts the plugin's background work.
+/// Forwards Rust log records up to `log_level` (a `NativeLog` level constant) to GoCD's plugin
+/// log and starts the plugin's background work.
 ///
 /// # Safety
 ///
@@ -46,9 +47,10 @@ pub unsafe extern "system" fn Java_io_herald_gocd_NativeBridge_coreVersion<'loca
 pub unsafe extern "system" fn Java_io_herald_gocd_NativeBridge_start<'local>(
     mut env: JNIEnv<'local>,
     _class: JClass<'local>,
+    log_level: jint,
 ) {
     guard::run(&mut env, "start", |env| {
-        logging::attach_java_sink(env)?;
+        logging::attach_java_sink(env, log_level)?;
         PLUGIN.start();
         Ok(())
     });

@@ -38,12 +38,26 @@ pub fn parse_stage_status(
     legacy_zone: Tz,
 ) -> Result<StageEvent, Vec<Problem>> {
     let text = decode_text(body).map_err(|problem| vec![problem])?;
-    let fast = stage_typed::parse_nested(text, api_version, legacy_zone)
-        .or_else(|| stage_typed::parse_flat(text));
+    // Both fast parsers reject the other form, so the order only decides how much work a body
+    // of the second form wastes before it parses.
+    let fast = if starts_with_pipeline_key(text) {
+        stage_typed::parse_nested(text, api_version, legacy_zone)
+            .or_else(|| stage_typed::parse_flat(text))
+    } else {
+        stage_typed::parse_flat(text)
+            .or_else(|| stage_typed::parse_nested(text, api_version, legacy_zone))
+    };
     if let Some(event) = fast {
         return Ok(event);
     }
     parse_value_walk(text, api_version, legacy_zone)
+}
+
+/// Returns true when the first key of the body is `pipeline`, as in the nested form GoCD sends.
+fn starts_with_pipeline_key(text: &str) -> bool {
+    text.trim_start()
+        .strip_prefix('{')
+        .is_some_and(|rest| rest.trim_start().starts_with("\"pipeline\""))
 }
 
 /// Parses body text through a `Value`, reading each field and recording every problem.

@@ -518,3 +518,33 @@ fn fast_path_matches_value_walk_on_raw_texts() {
         }
     }
 }
+
+#[test]
+fn pipeline_key_detection() {
+    assert!(starts_with_pipeline_key(r#"{"pipeline":{}}"#));
+    assert!(starts_with_pipeline_key(" \n{ \"pipeline\" : {}}"));
+    assert!(!starts_with_pipeline_key(r#"{"pipeline-name":"build"}"#));
+    assert!(!starts_with_pipeline_key(
+        r#"{"stage-name":"x","pipeline":{}}"#
+    ));
+    assert!(!starts_with_pipeline_key("[]"));
+    assert!(!starts_with_pipeline_key(""));
+}
+
+#[test]
+fn nested_body_with_pipeline_key_last_still_parses() {
+    // A key before `pipeline` sends the body to the flat parser first, which rejects it; the
+    // result must not depend on that order.
+    let nested = fixture("stage-status/api-4.0-passed.json");
+    let text = format!(
+        "{{\"unexpected\": 1, \"pipeline\": {}}}",
+        nested["pipeline"]
+    );
+    let ordered = parse_stage_status(Some(nested.to_string().as_bytes()), "4.0", Tz::UTC);
+    let reordered = parse_stage_status(Some(text.as_bytes()), "4.0", Tz::UTC);
+    assert!(ordered.is_ok(), "{ordered:?}");
+    assert_eq!(
+        ordered.map(|event| event.pipeline.name),
+        reordered.map(|event| event.pipeline.name)
+    );
+}

@@ -33,7 +33,7 @@ public class HeraldPlugin implements GoPlugin {
     public void onLoad(PluginContext context) {
         try {
             NativeBridge.ensureLoaded();
-            NativeBridge.start();
+            NativeBridge.start(NativeLog.configuredLevel());
             LOGGER.info("Herald " + BuildInfo.version() + " loaded");
         } catch (Throwable e) {
             LOGGER.error("Herald could not start, so every request will get a failure response", e);

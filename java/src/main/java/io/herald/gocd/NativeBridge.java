@@ -47,8 +47,11 @@ final class NativeBridge {
     /** Returns the version of the Rust core, compared with {@link BuildInfo#version()} after loading. */
     static native String coreVersion();
 
-    /** Starts log forwarding and the core's background work. */
-    static native void start();
+    /**
+     * Starts log forwarding and the core's background work. Records more detailed than
+     * {@code logLevel} (a {@link NativeLog} level constant) are not forwarded.
+     */
+    static native void start(int logLevel);
 
     /** Stops the core's background work and log forwarding, releasing every global reference. */
     static native void stop();

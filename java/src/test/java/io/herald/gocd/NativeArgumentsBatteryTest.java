@@ -46,13 +46,13 @@ public class NativeArgumentsBatteryTest {
 
     @Test
     public void startAndStopRepeatedKeepServing() {
-        NativeBridge.start();
-        NativeBridge.start();
+        NativeBridge.start(NativeLog.configuredLevel());
+        NativeBridge.start(NativeLog.configuredLevel());
         assertStillServing();
 
         NativeBridge.stop();
         NativeBridge.stop();
-        NativeBridge.start();
+        NativeBridge.start(NativeLog.configuredLevel());
         assertStillServing();
     }
 

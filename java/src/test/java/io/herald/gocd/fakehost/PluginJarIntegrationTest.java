@@ -35,6 +35,9 @@ import org.junit.Test;
  * in one JVM, each time in a fresh classloader.
  */
 public class PluginJarIntegrationTest {
+    /** GoCD's system property for this plugin's log level; the jar's classes are not on this class path. */
+    private static final String LOG_LEVEL_PROPERTY = "plugin.herald.notifier.log.level";
+
     private Path jar;
     private Path fixtures;
     private Path eventLogDir;
@@ -102,19 +105,49 @@ public class PluginJarIntegrationTest {
 
     @Test
     public void rustLogReachesPluginLogger() throws Exception {
+        String validBody = Demo.read(fixtures.resolve("stage-status/api-4.0-passed.json"));
+        System.setProperty(LOG_LEVEL_PROPERTY, "DEBUG");
+        String output;
+        try {
+            output = pluginOutput(plugin -> plugin.send("stage-status", validBody));
+        } finally {
+            System.clearProperty(LOG_LEVEL_PROPERTY);
+        }
+
+        assertTrue(output, output.contains("herald::plugin"));
+        assertTrue(output, output.contains("déploiement"));
+    }
+
+    @Test
+    public void defaultLogLevelKeepsDebugRecordsNative() throws Exception {
+        String validBody = Demo.read(fixtures.resolve("stage-status/api-4.0-passed.json"));
+        String output = pluginOutput(plugin -> {
+            plugin.send("stage-status", validBody);
+            plugin.send("déploiement-request", "{}");
+        });
+
+        assertFalse("the per-notification debug line stays native at info level: " + output,
+                output.contains("stage-status: pipeline"));
+        assertTrue("the warning for an unsupported request is forwarded: " + output,
+                output.contains("unsupported request \"déploiement-request\""));
+    }
+
+    private interface PluginUse {
+        void run(LoadedPlugin plugin) throws Exception;
+    }
+
+    /** Loads the jar, runs {@code use}, and returns what the plugin API's Logger printed meanwhile. */
+    private String pluginOutput(PluginUse use) throws Exception {
         // Outside GoCD the plugin API's Logger has no logging service and prints to System.out.
         PrintStream stdout = System.out;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         try (LoadedPlugin plugin = LoadedPlugin.load(jar, new FakeGoServer())) {
             System.setOut(new PrintStream(captured, true, "UTF-8"));
-            plugin.send("stage-status", Demo.read(fixtures.resolve("stage-status/api-4.0-passed.json")));
+            use.run(plugin);
         } finally {
             System.setOut(stdout);
         }
-
-        String output = captured.toString("UTF-8");
-        assertTrue(output, output.contains("herald::plugin"));
-        assertTrue(output, output.contains("déploiement"));
+        return captured.toString("UTF-8");
     }
 
     @Test
