@@ -3,7 +3,7 @@
 # a crash, a panic, a timeout or a memory blow-up.
 #
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]
-#   The default, 20 seconds for each of the 5 targets, is the short run of the test command. For a
+#   The default, 20 seconds for each of the 6 targets, is the short run of the test command. For a
 #   long run pass a larger number, for example `scripts/fuzz.sh 1800`.
 #
 # Needs the nightly toolchain (cargo-fuzz builds with sanitizers). Installs cargo-fuzz when it is
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 seconds_per_target="${1:-20}"
 cargo_fuzz_version="0.13.2"
-targets=(stage_status agent_status settings rules delivery_settings)
+targets=(stage_status agent_status settings rules delivery_settings template)
 
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   echo "fuzz: the nightly Rust toolchain is missing: install it with 'rustup toolchain install nightly'" >&2

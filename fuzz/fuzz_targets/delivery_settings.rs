@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use herald::delivery::config::{self, validate_settings};
 use libfuzzer_sys::fuzz_target;
 
-const KEYS: [&str; 10] = [
+const KEYS: [&str; 12] = [
     config::DESTINATIONS,
     config::DESTINATION_SECRETS,
     config::RULES,
@@ -22,6 +22,8 @@ const KEYS: [&str; 10] = [
     config::QUEUE_MAX_EVENTS,
     config::QUEUE_MAX_MIB,
     config::AGENT_STATUS,
+    config::CHAT_TEMPLATE,
+    config::AGENT_CHAT_TEMPLATE,
 ];
 
 fuzz_target!(|data: &[u8]| {

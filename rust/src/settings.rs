@@ -116,6 +116,8 @@ pub const FIELDS: &[Field] = &[
     delivery_row(&DELIVERY_FIELDS[9], "11", Input::Textarea), // delivery_ca_bundle
     delivery_row(&DELIVERY_FIELDS[10], "12", Input::Text), // delivery_proxy_url
     delivery_row(&DELIVERY_FIELDS[11], "13", Input::Text), // delivery_agent_status
+    delivery_row(&DELIVERY_FIELDS[12], "14", Input::Textarea), // delivery_chat_template
+    delivery_row(&DELIVERY_FIELDS[13], "15", Input::Textarea), // delivery_agent_chat_template
 ];
 
 /// One validation message for a settings field, as GoCD's settings page shows it.
@@ -364,6 +366,9 @@ pub fn configuration() -> Value {
 
 /// Returns the response body for `go.plugin-settings.get-view`: an AngularJS template in the style of
 /// GoCD's settings page, with each input bound to its key and the server's message per field.
+///
+/// Help texts are marked `ng-non-bindable`, because AngularJS would otherwise evaluate the `{{ }}`
+/// that the chat template help shows as an expression.
 pub fn view() -> Value {
     let mut template = String::from("<div class=\"form_item_block\">\n");
     for field in FIELDS {
@@ -391,7 +396,7 @@ pub fn view() -> Value {
              \x20   <label>{name}:{marker}</label>\n\
              \x20   {input}\n\
              \x20   <span class=\"form_error\" ng-show=\"GOINPUTNAME[{key}].$error.server\">{{{{GOINPUTNAME[{key}].$error.server}}}}</span>\n\
-             \x20   <span class=\"form_help\">{help}</span>\n\
+             \x20   <span class=\"form_help\" ng-non-bindable>{help}</span>\n\
              \x20 </div>\n",
             name = escape_html(field.display_name),
             help = escape_html(field.help),

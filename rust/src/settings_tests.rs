@@ -304,6 +304,8 @@ fn view_uses_textareas_for_line_fields() {
         delivery_config::DESTINATION_SECRETS,
         delivery_config::RULES,
         delivery_config::CA_BUNDLE,
+        delivery_config::CHAT_TEMPLATE,
+        delivery_config::AGENT_CHAT_TEMPLATE,
     ] {
         assert!(
             template.contains(&format!("<textarea ng-model=\"{key}\"")),
@@ -426,4 +428,117 @@ fn queue_folder_validation() {
         ))
     );
     fs::remove_dir_all(folder).unwrap();
+}
+
+#[test]
+fn view_help_is_not_bound() {
+    // AngularJS would read the {{ }} of the template help as an expression.
+    let template = view()["template"].as_str().unwrap().to_string();
+    assert_eq!(
+        template
+            .matches("<span class=\"form_help\" ng-non-bindable>")
+            .count(),
+        FIELDS.len()
+    );
+    assert!(template.contains("Write {{ and }} for literal braces."));
+}
+
+#[test]
+fn template_help_lists_placeholders_and_limit() {
+    use crate::delivery::placeholders::{AGENT_PLACEHOLDERS, STAGE_PLACEHOLDERS};
+    use crate::delivery::template::MAX_TEMPLATE_CHARS;
+
+    let help = |key: &str| FIELDS.iter().find(|field| field.key == key).unwrap().help;
+    let limit = format!("At most {MAX_TEMPLATE_CHARS} characters.");
+    for (key, names) in [
+        (delivery_config::CHAT_TEMPLATE, STAGE_PLACEHOLDERS),
+        (delivery_config::AGENT_CHAT_TEMPLATE, AGENT_PLACEHOLDERS),
+    ] {
+        let text = help(key);
+        for name in names {
+            assert!(
+                text.contains(&format!("{{{name}}}")),
+                "{key} help lacks {{{name}}}"
+            );
+        }
+        assert!(text.contains(&limit), "{key} help lacks the limit");
+    }
+}
+
+#[test]
+fn template_help_examples_are_valid() {
+    use crate::delivery::placeholders::{AGENT_PLACEHOLDERS, STAGE_PLACEHOLDERS};
+    use crate::delivery::template::Template;
+
+    for (key, names) in [
+        (delivery_config::CHAT_TEMPLATE, STAGE_PLACEHOLDERS),
+        (delivery_config::AGENT_CHAT_TEMPLATE, AGENT_PLACEHOLDERS),
+    ] {
+        let help = FIELDS.iter().find(|field| field.key == key).unwrap().help;
+        let (_, example) = help.rsplit_once("Example: ").unwrap();
+        assert!(Template::parse(example, names).is_ok(), "{key}: {example}");
+    }
+}
+
+#[test]
+fn validate_reports_each_template_problem() {
+    let problems = validate(&values(&[(
+        delivery_config::CHAT_TEMPLATE,
+        "{pipeline} {{ok}}\n  {counter {pipline}",
+    )]));
+    let messages: Vec<(&str, &str)> = problems
+        .iter()
+        .map(|problem| (problem.key.as_str(), problem.message.as_str()))
+        .collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages
+        .iter()
+        .all(|(key, _)| *key == delivery_config::CHAT_TEMPLATE));
+    assert!(
+        messages[0].1.starts_with("line 2, column 3: unclosed {"),
+        "{}",
+        messages[0].1
+    );
+    assert!(
+        messages[1]
+            .1
+            .starts_with("line 2, column 12: unknown placeholder {pipline}"),
+        "{}",
+        messages[1].1
+    );
+}
+
+#[test]
+fn validate_accepts_good_templates() {
+    assert_eq!(
+        validation_message(delivery_config::CHAT_TEMPLATE, "{title} {headline}\n{{x}}"),
+        None
+    );
+    assert_eq!(
+        validation_message(
+            delivery_config::AGENT_CHAT_TEMPLATE,
+            "{host_name} is {agent_state}"
+        ),
+        None
+    );
+    assert_eq!(
+        validation_message(delivery_config::AGENT_CHAT_TEMPLATE, "{pipeline}")
+            .unwrap()
+            .split(';')
+            .next(),
+        Some("line 1, column 1: unknown placeholder {pipeline}")
+    );
+}
+
+#[test]
+fn from_values_rejects_bad_template() {
+    let problems =
+        Settings::from_values(&values(&[(delivery_config::CHAT_TEMPLATE, "}")])).unwrap_err();
+    assert_eq!(
+        problems,
+        vec![FieldProblem {
+            key: delivery_config::CHAT_TEMPLATE.to_string(),
+            message: "line 1, column 1: lone }: write }} for a literal brace".to_string(),
+        }]
+    );
 }

@@ -2,17 +2,25 @@
 //! a well-formed response, valid bodies built from random field values are accepted and reach the
 //! event log unchanged, and repeated requests get identical responses.
 //!
+//! Chat message templates: parsing never panics and every problem points at a character of the
+//! text, parsed templates write back their text, and rendering replaces every placeholder.
+//!
 //! Also checks that the committed benchmark bodies match their generator and are accepted.
 
 #[path = "../benches/bodies.rs"]
 mod bodies;
+mod delivery_support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
+use herald::delivery::payload;
+use herald::delivery::placeholders::{self, stage_value, STAGE_PLACEHOLDERS};
 use herald::delivery::rules::Glob;
+use herald::delivery::template::{Segment, Template, MAX_TEMPLATE_CHARS};
+use herald::delivery::EventKind;
 use herald::event::{StageEvent, StageResult, StageState};
 use herald::plugin::{Plugin, Response};
 use proptest::prelude::*;
@@ -820,6 +828,147 @@ proptest! {
     #[test]
     fn glob_ignores_ascii_case(text in "[ -~]{0,20}") {
         prop_assert!(Glob::new(&text.to_ascii_uppercase()).matches(&text), "{:?}", text);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chat message templates
+
+/// Template text rich in braces, line breaks and placeholder names, so that every parser branch
+/// is reached often.
+fn template_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        3 => "\\PC{0,6}",
+        2 => proptest::sample::select(vec!["{", "}", "{{", "}}", "\n", "\r\n", "\r", "{}"])
+            .prop_map(String::from),
+        2 => proptest::sample::select(STAGE_PLACEHOLDERS.to_vec())
+            .prop_map(|name| format!("{{{name}}}")),
+        1 => "[a-z_ ]{0,10}".prop_map(|name| format!("{{{name}}}")),
+    ];
+    proptest::collection::vec(piece, 0..30).prop_map(|pieces| pieces.concat())
+}
+
+/// Text without braces or control characters (so without line breaks), for literal text and
+/// the names in the sample events.
+fn brace_free_text() -> impl Strategy<Value = String> {
+    "[^{}\\p{Cc}]{1,12}"
+}
+
+/// Returns the character at a 1-based line and column, counting lines at `\n` as the parser does.
+fn char_at(text: &str, line: usize, column: usize) -> Option<char> {
+    text.split('\n')
+        .nth(line.checked_sub(1)?)?
+        .chars()
+        .nth(column.checked_sub(1)?)
+}
+
+/// Writes segments back as template text: braces in text doubled, placeholders as `{name}`.
+fn template_source(template: &Template) -> String {
+    let mut source = String::new();
+    for segment in template.segments() {
+        match segment {
+            Segment::Text(text) => source.push_str(&text.replace('{', "{{").replace('}', "}}")),
+            Segment::Placeholder(name) => source.push_str(&format!("{{{name}}}")),
+        }
+    }
+    source
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    #[test]
+    fn template_problems_point_into_text(text in prop_oneof![template_text(), any::<String>()]) {
+        let Err(errors) = Template::parse(&text, STAGE_PLACEHOLDERS) else {
+            return Ok(());
+        };
+        prop_assert!(!errors.is_empty());
+        let mut previous = (0, 0);
+        for error in &errors {
+            let found = char_at(&text, error.line, error.column);
+            prop_assert!(found.is_some(), "{} is outside {:?}", error, text);
+            if error.message.starts_with("lone }") {
+                prop_assert_eq!(found, Some('}'), "{}", error);
+            } else if !error.message.starts_with("the template has") {
+                prop_assert_eq!(found, Some('{'), "{}", error);
+            }
+            prop_assert!((error.line, error.column) > previous, "{:?} not in text order", errors);
+            previous = (error.line, error.column);
+        }
+    }
+
+    #[test]
+    fn parsed_template_writes_back_its_text(text in template_text()) {
+        if let Ok(template) = Template::parse(&text, STAGE_PLACEHOLDERS) {
+            prop_assert_eq!(template_source(&template), text.replace("\r\n", "\n"));
+        }
+    }
+
+    #[test]
+    fn doubled_braces_render_original_text(text in prop_oneof![template_text(), any::<String>()]) {
+        let escaped = text.replace('{', "{{").replace('}', "}}");
+        prop_assume!(escaped.chars().count() <= MAX_TEMPLATE_CHARS);
+        let template = Template::parse(&escaped, STAGE_PLACEHOLDERS);
+        prop_assert!(template.is_ok(), "{:?}: {:?}", escaped, template);
+        let rendered = template.unwrap().render(|name| panic!("no placeholder expected, got {name}"));
+        prop_assert_eq!(rendered, text.replace("\r\n", "\n"));
+    }
+
+    #[test]
+    fn rendering_replaces_every_placeholder(
+        pieces in proptest::collection::vec(
+            prop_oneof![
+                brace_free_text().prop_map(Ok),
+                proptest::sample::select(STAGE_PLACEHOLDERS.to_vec()).prop_map(Err),
+            ],
+            0..20,
+        ),
+        pipeline in brace_free_text(),
+        stage in brace_free_text(),
+        state in proptest::sample::select(STAGE_STATES.to_vec()),
+        site_url in proptest::option::of(Just("http://127.0.0.1:8153/go")),
+    ) {
+        // Ok is literal text, Err a placeholder name.
+        let text: String = pieces
+            .iter()
+            .map(|piece| match piece {
+                Ok(literal) => literal.clone(),
+                Err(name) => format!("{{{name}}}"),
+            })
+            .collect();
+        let event = delivery_support::stage_event(&pipeline, 4, &stage, 1, stage_state(state));
+        let kinds = [EventKind::Failed, EventKind::Fixed];
+
+        let template = Template::parse(&text, STAGE_PLACEHOLDERS);
+        prop_assert!(template.is_ok(), "{:?}: {:?}", text, template);
+        let template = template.unwrap();
+        let rendered = template.render(|name| {
+            stage_value(name, &event, &kinds, site_url).expect("a known name has a value")
+        });
+
+        let expected: String = pieces
+            .iter()
+            .map(|piece| match piece {
+                Ok(literal) => literal.clone(),
+                Err(name) => stage_value(name, &event, &kinds, site_url).unwrap(),
+            })
+            .collect();
+        prop_assert_eq!(&rendered, &expected);
+        // Neither the literal text nor the event's values have braces, so a brace in the
+        // output would be a placeholder left unreplaced.
+        prop_assert!(!rendered.contains(['{', '}']), "{:?}", rendered);
+
+        let body: Value = serde_json::from_str(
+            &placeholders::stage_chat_body(&template, &event, &kinds, site_url),
+        ).expect("the chat body is JSON");
+        if rendered.trim().is_empty() {
+            // Chat services reject blank messages, so the built-in one is sent instead.
+            let builtin: Value =
+                serde_json::from_str(&payload::stage_chat_body(&event, &kinds, site_url)).unwrap();
+            prop_assert_eq!(body, builtin);
+        } else {
+            prop_assert_eq!(body, json!({ "text": rendered }));
+        }
     }
 }
 

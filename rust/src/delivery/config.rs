@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::placeholders::{AGENT_PLACEHOLDERS, STAGE_PLACEHOLDERS};
 use super::rules::Rules;
+use super::template::Template;
 
 /// One field of the plugin settings page, with the validation of its value alone.
 pub struct SettingsField {
@@ -32,6 +34,8 @@ pub const MAX_EVENT_AGE: &str = "delivery_max_event_age_hours";
 pub const QUEUE_MAX_EVENTS: &str = "delivery_queue_max_events";
 pub const QUEUE_MAX_MIB: &str = "delivery_queue_max_mib";
 pub const AGENT_STATUS: &str = "delivery_agent_status";
+pub const CHAT_TEMPLATE: &str = "delivery_chat_template";
+pub const AGENT_CHAT_TEMPLATE: &str = "delivery_agent_chat_template";
 
 /// The delivery fields, in the order they appear on the settings page.
 pub const SETTINGS_FIELDS: &[SettingsField] = &[
@@ -143,6 +147,24 @@ pub const SETTINGS_FIELDS: &[SettingsField] = &[
         help: "true to ask GoCD for agent-status events (API 3.0 and later) so rules with on=agent can route them. GoCD asks for the list of notifications only when it loads the plugin, so a change takes effect after the next GoCD server restart.",
         validate: validate_boolean,
     },
+    SettingsField {
+        key: CHAT_TEMPLATE,
+        display_name: "Chat message template (stages)",
+        default_value: "",
+        required: false,
+        secure: false,
+        help: "Text of the chat message for stage-status events. Empty: the built-in message. Each {name} is replaced with a value of the event: {pipeline}, {counter}, {label}, {group}, {stage}, {stage_counter}, {state} and {result} as GoCD names them, {headline} (such as failed or is broken: it failed after passing), {trigger} (who or what triggered the run), {failed_jobs}, {stage_url} (empty when no site URL is known), {title} (pipeline/counter/stage/counter, a link to the stage page when the site URL is known) and {kinds} (such as failed, broken). Write {{ and }} for literal braces. Line breaks are kept. Values from GoCD are escaped for Slack mrkdwn; the template text is sent as written, so it may use mrkdwn such as *bold*. At most 4000 characters. A message that renders blank is replaced with the built-in one. Example: Stage *{title}* {headline}, triggered by {trigger}",
+        validate: validate_chat_template,
+    },
+    SettingsField {
+        key: AGENT_CHAT_TEMPLATE,
+        display_name: "Chat message template (agents)",
+        default_value: "",
+        required: false,
+        secure: false,
+        help: "Text of the chat message for agent-status events, with the same syntax as the stage template. Empty: the built-in message. Placeholders, named as GoCD's agent-status fields: {host_name}, {uuid}, {agent_state}, {build_state}, {agent_config_state}, {ip_address}, {operating_system}, {free_space}; a field GoCD did not send is empty. At most 4000 characters. Example: Agent *{host_name}* is {agent_state}",
+        validate: validate_agent_chat_template,
+    },
 ];
 
 /// Kind of destination, which decides the request body.
@@ -192,6 +214,10 @@ pub struct Config {
     pub queue_max_events: u64,
     pub queue_max_bytes: u64,
     pub agent_status: bool,
+    /// Template of chat messages for stage events, or `None` for the built-in message.
+    pub chat_template: Option<Template>,
+    /// Template of chat messages for agent events, or `None` for the built-in message.
+    pub agent_chat_template: Option<Template>,
     /// Shortest and longest wait between two attempts to one destination.
     pub retry_min: Duration,
     pub retry_max: Duration,
@@ -257,6 +283,8 @@ impl Config {
             queue_max_events: number(QUEUE_MAX_EVENTS),
             queue_max_bytes: number(QUEUE_MAX_MIB).saturating_mul(1024 * 1024),
             agent_status: value(AGENT_STATUS).eq_ignore_ascii_case("true"),
+            chat_template: parse_template(&value(CHAT_TEMPLATE), STAGE_PLACEHOLDERS),
+            agent_chat_template: parse_template(&value(AGENT_CHAT_TEMPLATE), AGENT_PLACEHOLDERS),
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(300),
         })
@@ -431,6 +459,32 @@ fn ca_bundle_path_message(value: &str) -> Option<String> {
     Some(format!(
         "{value} {found}: this field takes the PEM text itself, so paste the certificates, starting with -----BEGIN CERTIFICATE-----"
     ))
+}
+
+/// Returns the parsed template, or `None` for an empty value. Call it only after validation:
+/// an invalid template also gives `None`.
+fn parse_template(value: &str, known: &[&'static str]) -> Option<Template> {
+    if value.is_empty() {
+        return None;
+    }
+    Template::parse(value, known).ok()
+}
+
+// NOTE: values arrive trimmed, so when a template starts with blank lines or spaces, the line
+// and column in these messages count from its first non-blank character.
+fn validate_template(value: &str, known: &[&'static str]) -> Vec<String> {
+    match Template::parse(value, known) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn validate_chat_template(value: &str) -> Vec<String> {
+    validate_template(value, STAGE_PLACEHOLDERS)
+}
+
+fn validate_agent_chat_template(value: &str) -> Vec<String> {
+    validate_template(value, AGENT_PLACEHOLDERS)
 }
 
 fn validate_rules_field(value: &str) -> Vec<String> {

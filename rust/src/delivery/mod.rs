@@ -14,10 +14,12 @@
 pub mod config;
 pub mod history;
 pub mod payload;
+pub mod placeholders;
 pub mod rules;
 pub mod sender;
 pub mod service;
 pub mod store;
+pub mod template;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -243,8 +245,14 @@ impl Engine {
                     })
                     .clone(),
                 DestinationKind::Chat => chat_body
-                    .get_or_insert_with(|| {
-                        payload::stage_chat_body(event, &kinds, site_url.as_deref())
+                    .get_or_insert_with(|| match &self.shared.config.chat_template {
+                        Some(template) => placeholders::stage_chat_body(
+                            template,
+                            event,
+                            &kinds,
+                            site_url.as_deref(),
+                        ),
+                        None => payload::stage_chat_body(event, &kinds, site_url.as_deref()),
                     })
                     .clone(),
             }
@@ -283,7 +291,10 @@ impl Engine {
         let destinations = self.shared.config.rules.route(&Subject::Agent, &kinds);
         self.enqueue(&event_id, &destinations, |kind| match kind {
             DestinationKind::Webhook => payload::agent_webhook_body(event, raw_body),
-            DestinationKind::Chat => payload::agent_chat_body(event),
+            DestinationKind::Chat => match &self.shared.config.agent_chat_template {
+                Some(template) => placeholders::agent_chat_body(template, event),
+                None => payload::agent_chat_body(event),
+            },
         })?;
 
         Ok(Accepted {

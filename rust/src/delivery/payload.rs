@@ -48,6 +48,18 @@ pub trait AgentView {
     fn agent_state(&self) -> &str;
     fn build_state(&self) -> &str;
     fn agent_config_state(&self) -> &str;
+    // The three fields below are empty when GoCD sent none. They have default bodies, so an
+    // implementation that does not carry them returns empty values.
+    fn ip_address(&self) -> &str {
+        ""
+    }
+    fn operating_system(&self) -> &str {
+        ""
+    }
+    /// Free disk space as GoCD formats it, such as `12.3 GB`.
+    fn free_space(&self) -> &str {
+        ""
+    }
     /// Serializes the typed event for the webhook body's `event` field.
     fn to_json(&self) -> Value;
 }
@@ -84,6 +96,18 @@ impl AgentView for AgentEvent {
 
     fn agent_config_state(&self) -> &str {
         &self.agent_config_state
+    }
+
+    fn ip_address(&self) -> &str {
+        self.ip_address.as_deref().unwrap_or("")
+    }
+
+    fn operating_system(&self) -> &str {
+        self.operating_system.as_deref().unwrap_or("")
+    }
+
+    fn free_space(&self) -> &str {
+        self.free_space.as_deref().unwrap_or("")
     }
 
     fn to_json(&self) -> Value {
@@ -198,28 +222,38 @@ pub fn escape_mrkdwn(text: &str) -> String {
 
 /// Builds the Slack-compatible incoming webhook body (`{"text": ...}`) of a stage event.
 pub fn stage_chat_body(event: &StageEvent, kinds: &[EventKind], site_url: Option<&str>) -> String {
-    let title = format!(
-        "{}/{}/{}/{}",
-        event.pipeline.name, event.pipeline.counter, event.stage.name, event.stage.counter
-    );
-    let title = match site_url {
-        Some(url) => format!("<{}|{}>", stage_url(url, event), escape_mrkdwn(&title)),
-        None => escape_mrkdwn(&title),
-    };
-
+    let title = stage_title(event, site_url);
     let mut lines = vec![format!("Stage *{title}* {}", headline(kinds))];
     lines.push(format!("Triggered by: {}", describe_trigger(event)));
-    let failed_jobs: Vec<String> = event
-        .jobs
-        .iter()
-        .filter(|job| job.result == StageResult::Failed)
-        .map(|job| escape_mrkdwn(&job.name))
-        .collect();
+    let failed_jobs = failed_job_names(event);
     if !failed_jobs.is_empty() {
         lines.push(format!("Failed jobs: {}", failed_jobs.join(", ")));
     }
 
     json!({ "text": lines.join("\n") }).to_string()
+}
+
+/// Returns `pipeline/counter/stage/counter`, escaped for mrkdwn, as a link to the stage page
+/// when the site URL is known.
+pub(crate) fn stage_title(event: &StageEvent, site_url: Option<&str>) -> String {
+    let title = format!(
+        "{}/{}/{}/{}",
+        event.pipeline.name, event.pipeline.counter, event.stage.name, event.stage.counter
+    );
+    match site_url {
+        Some(url) => format!("<{}|{}>", stage_url(url, event), escape_mrkdwn(&title)),
+        None => escape_mrkdwn(&title),
+    }
+}
+
+/// Returns the names of the failed jobs, each escaped for mrkdwn.
+pub(crate) fn failed_job_names(event: &StageEvent) -> Vec<String> {
+    event
+        .jobs
+        .iter()
+        .filter(|job| job.result == StageResult::Failed)
+        .map(|job| escape_mrkdwn(&job.name))
+        .collect()
 }
 
 /// Builds the Slack-compatible incoming webhook body of an agent event.
@@ -235,7 +269,8 @@ pub fn agent_chat_body(event: &dyn AgentView) -> String {
     json!({ "text": text }).to_string()
 }
 
-fn headline(kinds: &[EventKind]) -> &'static str {
+/// Returns the phrase for what happened to the stage, such as `failed`.
+pub(crate) fn headline(kinds: &[EventKind]) -> &'static str {
     if kinds.contains(&EventKind::Broken) {
         "is broken: it failed after passing"
     } else if kinds.contains(&EventKind::Fixed) {
@@ -253,7 +288,8 @@ fn headline(kinds: &[EventKind]) -> &'static str {
     }
 }
 
-fn describe_trigger(event: &StageEvent) -> String {
+/// Returns who or what triggered the run, escaped for mrkdwn.
+pub(crate) fn describe_trigger(event: &StageEvent) -> String {
     match event.stage.approved_by.as_deref() {
         Some("changes") => {
             let changed: Vec<String> = event
