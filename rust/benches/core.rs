@@ -35,7 +35,7 @@ fn read_body(file_name: &str) -> Vec<u8> {
     fs::read(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()))
 }
 
-fn parse(body: &[u8], api_version: &str) -> StageEvent {
+fn parse<'a>(body: &'a [u8], api_version: &str) -> StageEvent<'a> {
     parse_stage_status(Some(body), api_version, chrono_tz::UTC)
         .unwrap_or_else(|problems| panic!("bench body rejected: {problems:?}"))
 }

@@ -91,8 +91,8 @@ fn chat_body_links_and_escapes() {
     engine.start().unwrap();
 
     let mut event = stage_event("deploy-app", 7, "build", 2, StageState::Failed);
-    event.stage.approved_by = Some("a<b>&c".to_string());
-    event.jobs[1].name = "unit&<int>".to_string();
+    event.stage.approved_by = Some("a<b>&c".into());
+    event.jobs[1].name = "unit&<int>".into();
     engine.accept(&event, &raw_body(&event)).unwrap();
 
     receiver.wait_for(LIMIT, "one chat message", |r| !r.is_empty());

@@ -56,7 +56,7 @@ fn main() {
     }
 }
 
-fn event(counter: u64) -> StageEvent {
+fn event(counter: u64) -> StageEvent<'static> {
     let json = serde_json::json!({
         "pipeline": { "name": "crash", "counter": counter, "group": "apps" },
         "stage": { "name": "build", "counter": 1, "state": "Passed", "result": "Passed" },

@@ -297,7 +297,7 @@ pub(crate) fn describe_trigger(event: &StageEvent) -> String {
                 .iter()
                 .filter(|material| material.changed)
                 .filter_map(|material| {
-                    let revision = material.modifications.first()?.revision.as_str();
+                    let revision = material.modifications.first()?.revision.as_ref();
                     let short: String = revision.chars().take(12).collect();
                     Some(format!("{} {}", material.material_type, short))
                 })

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use super::config::{Config, Destination};
+use super::count_noun;
 use super::payload::{event_id_header_value, sign, EVENT_ID_HEADER, SIGNATURE_HEADER};
 use super::store::{Entry, EntryRef, Store};
 
@@ -241,7 +242,8 @@ pub fn run(state: Arc<DestinationState>, context: SenderContext) {
                     if rejections.1 >= REJECTIONS_BEFORE_SET_ASIDE {
                         // A client error repeated for one event means the destination will not
                         // take it; keeping it at the front would hold back every later event.
-                        let reason = format!("{error} on {} attempts", rejections.1);
+                        let attempts = count_noun(u64::from(rejections.1), "attempt", "attempts");
+                        let reason = format!("{error} on {attempts}");
                         context.store.reject_entry(&name, &entry_ref, &reason);
                         pop_front(&state, &entry_ref);
                         let mut health = state.health.lock().unwrap();
@@ -257,8 +259,9 @@ pub fn run(state: Arc<DestinationState>, context: SenderContext) {
                 // not flood the log.
                 if failures.is_power_of_two() {
                     log::warn!(
-                        "Delivery of event {} to destination {name} failed ({error}); failed {failures} times in a row, next attempt in {:.1} s",
+                        "Delivery of event {} to destination {name} failed ({error}), {} in a row; next attempt in {:.1} s",
                         entry.event_id,
+                        count_noun(u64::from(failures), "failed attempt", "failed attempts"),
                         delay.as_secs_f64()
                     );
                 }
@@ -314,9 +317,13 @@ fn record_success(state: &DestinationState) {
     let mut health = state.health.lock().unwrap();
     if health.consecutive_failures > 0 {
         log::info!(
-            "Destination {} recovered after {} failed attempts",
+            "Destination {} recovered after {}",
             state.destination.name,
-            health.consecutive_failures
+            count_noun(
+                u64::from(health.consecutive_failures),
+                "failed attempt",
+                "failed attempts"
+            )
         );
     }
     health.consecutive_failures = 0;

@@ -4,6 +4,8 @@
 //! released GoCD servers send. Any other object is the flat form of the original design, which is
 //! validated exactly: every field is required and no other field is allowed.
 
+use std::borrow::Cow;
+
 use chrono_tz::Tz;
 
 use super::body::{decode_text, parse_object};
@@ -32,11 +34,11 @@ pub const FLAT_FIELDS: [&str; 7] = [
 /// `legacy_zone` is the zone in which API 1.0 and 2.0 dates are local times. On failure, returns
 /// every problem found. Valid bodies take a typed fast path. Any other body is decoded to a
 /// `Value` and walked field by field, so that every problem gets listed.
-pub fn parse_stage_status(
-    body: Option<&[u8]>,
+pub fn parse_stage_status<'a>(
+    body: Option<&'a [u8]>,
     api_version: &str,
     legacy_zone: Tz,
-) -> Result<StageEvent, Vec<Problem>> {
+) -> Result<StageEvent<'a>, Vec<Problem>> {
     let text = decode_text(body).map_err(|problem| vec![problem])?;
     // Both fast parsers reject the other form, so the order only decides how much work a body
     // of the second form wastes before it parses.
@@ -65,7 +67,7 @@ fn parse_value_walk(
     text: &str,
     api_version: &str,
     legacy_zone: Tz,
-) -> Result<StageEvent, Vec<Problem>> {
+) -> Result<StageEvent<'static>, Vec<Problem>> {
     let object = parse_object(text).map_err(|problem| vec![problem])?;
     let root = Fields::new(&object, "");
     if object.contains_key("pipeline") {
@@ -77,7 +79,7 @@ fn parse_value_walk(
     }
 }
 
-fn parse_flat(root: &Fields) -> Result<StageEvent, Vec<Problem>> {
+fn parse_flat(root: &Fields) -> Result<StageEvent<'static>, Vec<Problem>> {
     let mut problems = Vec::new();
     let pipeline_name = root.string("pipeline-name", &mut problems);
     let pipeline_counter = root
@@ -127,13 +129,13 @@ fn parse_flat(root: &Fields) -> Result<StageEvent, Vec<Problem>> {
 
     Ok(StageEvent {
         pipeline: PipelineRun {
-            name: pipeline_name,
+            name: pipeline_name.into(),
             counter: pipeline_counter,
             label: None,
             group: None,
         },
         stage: StageRun {
-            name: stage_name,
+            name: stage_name.into(),
             counter: stage_counter,
             state,
             result,
@@ -160,7 +162,7 @@ fn parse_nested(
     root: &Fields,
     version: ApiVersion,
     legacy_zone: Tz,
-) -> Result<StageEvent, Vec<Problem>> {
+) -> Result<StageEvent<'static>, Vec<Problem>> {
     let dates = if version >= ApiVersion::V3 {
         DateFormat::Offset
     } else {
@@ -209,22 +211,26 @@ fn parse_nested(
 
     Ok(StageEvent {
         pipeline: PipelineRun {
-            name,
+            name: name.into(),
             counter,
-            label,
-            group,
+            label: label.map(Cow::Owned),
+            group: group.map(Cow::Owned),
         },
         stage,
         jobs,
         build_cause,
         source: EventSource::Nested {
-            api_version: version.as_str().to_string(),
+            api_version: Cow::Borrowed(version.as_str()),
         },
     })
 }
 
 impl Nested {
-    fn stage(&self, stage: &Fields, problems: &mut Vec<Problem>) -> Option<(StageRun, Vec<Job>)> {
+    fn stage(
+        &self,
+        stage: &Fields,
+        problems: &mut Vec<Problem>,
+    ) -> Option<(StageRun<'static>, Vec<Job<'static>>)> {
         let from_v4 = Presence::required_if(self.version >= ApiVersion::V4);
         let name = stage.string("name", problems);
         let counter = stage.counter_string("counter", problems);
@@ -251,13 +257,13 @@ impl Nested {
 
         Some((
             StageRun {
-                name: name?,
+                name: name?.into(),
                 counter: counter?,
                 state: state?,
                 result: result?,
-                approval_type: approval_type?,
-                approved_by: approved_by?,
-                previous_stage_name: previous_stage_name?,
+                approval_type: approval_type?.map(Cow::Owned),
+                approved_by: approved_by?.map(Cow::Owned),
+                previous_stage_name: previous_stage_name?.map(Cow::Owned),
                 previous_stage_counter: previous_stage_counter?,
                 create_time: create_time?,
                 last_transition_time: last_transition_time?,
@@ -266,7 +272,7 @@ impl Nested {
         ))
     }
 
-    fn job(&self, job: &Fields, problems: &mut Vec<Problem>) -> Option<Job> {
+    fn job(&self, job: &Fields, problems: &mut Vec<Problem>) -> Option<Job<'static>> {
         let name = job.string("name", problems);
         let schedule_time =
             job.optional_date("schedule-time", self.dates, Presence::Required, problems);
@@ -280,13 +286,13 @@ impl Nested {
         let agent_uuid = job.nullable_string("agent-uuid", Presence::Required, problems);
 
         Some(Job {
-            name: name?,
-            state: state?,
+            name: name?.into(),
+            state: state?.into(),
             result: result?,
             schedule_time: schedule_time?,
             assign_time: assign_time?,
             complete_time: complete_time?,
-            agent_uuid: agent_uuid?,
+            agent_uuid: agent_uuid?.map(Cow::Owned),
         })
     }
 
@@ -294,7 +300,7 @@ impl Nested {
         &self,
         entry: &Fields,
         problems: &mut Vec<Problem>,
-    ) -> Option<MaterialRevision> {
+    ) -> Option<MaterialRevision<'static>> {
         let material = entry.object("material", problems);
         let material_fields = material.and_then(|material| self.material(&material, problems));
         let changed = entry.boolean("changed", problems);
@@ -310,10 +316,10 @@ impl Nested {
 
         let (material_type, configuration, plugin_id, fingerprint) = material_fields?;
         Some(MaterialRevision {
-            material_type,
+            material_type: material_type.into(),
             configuration,
-            plugin_id,
-            fingerprint,
+            plugin_id: plugin_id.map(Cow::Owned),
+            fingerprint: fingerprint.map(Cow::Owned),
             changed: changed?,
             modifications: modifications?,
         })
@@ -351,7 +357,7 @@ impl Nested {
         &self,
         modification: &Fields,
         problems: &mut Vec<Problem>,
-    ) -> Option<Modification> {
+    ) -> Option<Modification<'static>> {
         let revision = modification.string("revision", problems);
         let modified_time =
             modification.optional_date("modified-time", self.dates, Presence::Required, problems);
@@ -370,12 +376,12 @@ impl Nested {
                     .collect();
                 values
                     .into_iter()
-                    .map(|(key, value)| value.map(|value| (key, value)))
+                    .map(|(key, value)| value.map(|value| (Cow::Owned(key), value.map(Cow::Owned))))
                     .collect::<Option<_>>()
             });
 
         Some(Modification {
-            revision: revision?,
+            revision: revision?.into(),
             modified_time: modified_time?,
             data: data?,
         })

@@ -18,9 +18,10 @@ fn utc(text: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-fn parse(body: &Value, version: &str) -> Result<StageEvent, Vec<String>> {
+fn parse(body: &Value, version: &str) -> Result<StageEvent<'static>, Vec<String>> {
     let bytes = body.to_string().into_bytes();
     parse_stage_status(Some(&bytes), version, Tz::UTC)
+        .map(StageEvent::into_owned)
         .map_err(|problems| problems.iter().map(ToString::to_string).collect())
 }
 
@@ -140,7 +141,7 @@ fn api_4_body_becomes_event() {
     assert_eq!(
         event.source,
         EventSource::Nested {
-            api_version: "4.0".to_string()
+            api_version: "4.0".into()
         }
     );
 
@@ -154,7 +155,7 @@ fn api_4_body_becomes_event() {
     let types: Vec<&str> = event
         .build_cause
         .iter()
-        .map(|revision| revision.material_type.as_str())
+        .map(|revision| revision.material_type.as_ref())
         .collect();
     assert_eq!(types, vec!["git", "pipeline", "scm", "package"]);
     assert_eq!(event.build_cause[0].configuration["branch"], "main");
@@ -323,13 +324,13 @@ fn event_round_trips_through_serde() {
 
 /// Parses `body` with the typed fast path first, as `parse_stage_status` does, and with the
 /// `Value` walk alone, so tests can check that both give the same result.
-fn parse_both_ways(
-    body: &[u8],
+fn parse_both_ways<'a>(
+    body: &'a [u8],
     version: &str,
     zone: Tz,
 ) -> (
-    Result<StageEvent, Vec<Problem>>,
-    Result<StageEvent, Vec<Problem>>,
+    Result<StageEvent<'a>, Vec<Problem>>,
+    Result<StageEvent<'a>, Vec<Problem>>,
 ) {
     let text = std::str::from_utf8(body).unwrap();
     (
@@ -540,7 +541,8 @@ fn nested_body_with_pipeline_key_last_still_parses() {
         "{{\"unexpected\": 1, \"pipeline\": {}}}",
         nested["pipeline"]
     );
-    let ordered = parse_stage_status(Some(nested.to_string().as_bytes()), "4.0", Tz::UTC);
+    let ordered_text = nested.to_string();
+    let ordered = parse_stage_status(Some(ordered_text.as_bytes()), "4.0", Tz::UTC);
     let reordered = parse_stage_status(Some(text.as_bytes()), "4.0", Tz::UTC);
     assert!(ordered.is_ok(), "{ordered:?}");
     assert_eq!(

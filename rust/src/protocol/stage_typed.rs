@@ -30,7 +30,11 @@ use crate::event::{
 };
 
 /// Parses a nested body, or returns `None` when the slow path has to decide.
-pub(crate) fn parse_nested(text: &str, api_version: &str, legacy_zone: Tz) -> Option<StageEvent> {
+pub(crate) fn parse_nested<'a>(
+    text: &'a str,
+    api_version: &str,
+    legacy_zone: Tz,
+) -> Option<StageEvent<'a>> {
     let version = ApiVersion::parse(api_version)?;
     let Object(body) = serde_json::from_str::<Object<Body>>(text).ok()?;
     let dates = if version >= ApiVersion::V3 {
@@ -43,19 +47,19 @@ pub(crate) fn parse_nested(text: &str, api_version: &str, legacy_zone: Tz) -> Op
 }
 
 /// Parses a flat body, or returns `None` when the slow path has to decide.
-pub(crate) fn parse_flat(text: &str) -> Option<StageEvent> {
+pub(crate) fn parse_flat(text: &str) -> Option<StageEvent<'_>> {
     let Object(flat) = serde_json::from_str::<Object<FlatWire>>(text).ok()?;
     let pipeline_counter = Some(flat.pipeline_counter).filter(|counter| *counter >= 1)?;
 
     Some(StageEvent {
         pipeline: PipelineRun {
-            name: flat.pipeline_name,
+            name: flat.pipeline_name.0,
             counter: pipeline_counter,
             label: None,
             group: None,
         },
         stage: StageRun {
-            name: flat.stage_name,
+            name: flat.stage_name.0,
             counter: parse_counter(&flat.stage_counter.0)?,
             state: StageState::from_wire_name(&flat.stage_state.0)?,
             result: StageResult::from_wire_name(&flat.stage_result.0)?,
@@ -73,6 +77,7 @@ pub(crate) fn parse_flat(text: &str) -> Option<StageEvent> {
 }
 
 /// A string that borrows from the body unless it contains escape sequences.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Text<'a>(Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
@@ -96,6 +101,39 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
         }
 
         deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+/// Unwraps an optional [`Text`].
+fn text(value: Option<Text<'_>>) -> Option<Cow<'_, str>> {
+    value.map(|text| text.0)
+}
+
+/// The `data` object of a modification: string keys with string or null values. A repeated key
+/// keeps its last value, as in a `Value` object.
+struct Data<'a>(BTreeMap<Cow<'a, str>, Option<Cow<'a, str>>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DataVisitor;
+
+        impl<'de> Visitor<'de> for DataVisitor {
+            type Value = Data<'de>;
+
+            fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+                formatter.write_str("an object of strings")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data<'de>, A::Error> {
+                let mut data = BTreeMap::new();
+                while let Some((key, value)) = map.next_entry::<Text, Option<Text>>()? {
+                    data.insert(key.0, text(value));
+                }
+                Ok(Data(data))
+            }
+        }
+
+        deserializer.deserialize_map(DataVisitor)
     }
 }
 
@@ -163,9 +201,11 @@ impl<T> Field<Option<T>> {
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct FlatWire<'a> {
-    pipeline_name: String,
+    #[serde(borrow)]
+    pipeline_name: Text<'a>,
     pipeline_counter: u64,
-    stage_name: String,
+    #[serde(borrow)]
+    stage_name: Text<'a>,
     #[serde(borrow)]
     stage_counter: Text<'a>,
     #[serde(borrow)]
@@ -186,13 +226,14 @@ struct Body<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct PipelineWire<'a> {
-    name: String,
+    #[serde(borrow)]
+    name: Text<'a>,
     #[serde(borrow)]
     counter: Text<'a>,
-    #[serde(default)]
-    label: Field<Option<String>>,
-    #[serde(default)]
-    group: Field<Option<String>>,
+    #[serde(default, borrow)]
+    label: Field<Option<Text<'a>>>,
+    #[serde(default, borrow)]
+    group: Field<Option<Text<'a>>>,
     #[serde(borrow)]
     build_cause: Vec<Object<MaterialRevisionWire<'a>>>,
     #[serde(borrow)]
@@ -202,15 +243,16 @@ struct PipelineWire<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct StageWire<'a> {
-    name: String,
+    #[serde(borrow)]
+    name: Text<'a>,
     #[serde(borrow)]
     counter: Text<'a>,
-    #[serde(default)]
-    approval_type: Field<Option<String>>,
-    #[serde(default)]
-    approved_by: Field<Option<String>>,
-    #[serde(default)]
-    previous_stage_name: Field<Option<String>>,
+    #[serde(default, borrow)]
+    approval_type: Field<Option<Text<'a>>>,
+    #[serde(default, borrow)]
+    approved_by: Field<Option<Text<'a>>>,
+    #[serde(default, borrow)]
+    previous_stage_name: Field<Option<Text<'a>>>,
     #[serde(default)]
     previous_stage_counter: Field<u64>,
     #[serde(borrow)]
@@ -228,24 +270,27 @@ struct StageWire<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct JobWire<'a> {
-    name: String,
+    #[serde(borrow)]
+    name: Text<'a>,
     #[serde(default, borrow)]
     schedule_time: Field<Option<Text<'a>>>,
     #[serde(default, borrow)]
     assign_time: Field<Option<Text<'a>>>,
     #[serde(default, borrow)]
     complete_time: Field<Option<Text<'a>>>,
-    state: String,
+    #[serde(borrow)]
+    state: Text<'a>,
     #[serde(borrow)]
     result: Text<'a>,
-    #[serde(default)]
-    agent_uuid: Field<Option<String>>,
+    #[serde(default, borrow)]
+    agent_uuid: Field<Option<Text<'a>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MaterialRevisionWire<'a> {
-    material: MaterialWire,
+    #[serde(borrow)]
+    material: MaterialWire<'a>,
     changed: bool,
     #[serde(borrow)]
     modifications: Vec<Object<ModificationWire<'a>>>,
@@ -254,39 +299,43 @@ struct MaterialRevisionWire<'a> {
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 struct ModificationWire<'a> {
-    revision: String,
+    #[serde(borrow)]
+    revision: Text<'a>,
     #[serde(default, borrow)]
     modified_time: Field<Option<Text<'a>>>,
     /// Absent and null both mean no data.
-    #[serde(default)]
-    data: Option<BTreeMap<String, Option<String>>>,
+    #[serde(default, borrow)]
+    data: Option<Data<'a>>,
 }
 
 /// A material as GoCD sends it: `type`, the `<type>-configuration` object, `plugin-id` and
 /// `fingerprint`. Other keys are read as JSON values (so the nesting limit applies) and dropped,
 /// which is what the slow path does with them.
-struct MaterialWire {
-    material_type: String,
+struct MaterialWire<'a> {
+    material_type: Cow<'a, str>,
     /// Every `*-configuration` key with its value, because the type may come after them.
-    configurations: Vec<(String, Value)>,
-    plugin_id: Option<String>,
-    fingerprint: Field<Option<String>>,
+    configurations: Vec<(Cow<'a, str>, Value)>,
+    plugin_id: Option<Cow<'a, str>>,
+    fingerprint: Field<Option<Cow<'a, str>>>,
 }
 
-impl<'de> Deserialize<'de> for MaterialWire {
+impl<'de: 'a, 'a> Deserialize<'de> for MaterialWire<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct MaterialVisitor;
 
         impl<'de> Visitor<'de> for MaterialVisitor {
-            type Value = MaterialWire;
+            type Value = MaterialWire<'de>;
 
             fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
                 formatter.write_str("a material object")
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaterialWire, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MaterialWire<'de>, A::Error> {
                 let mut material_type = None;
-                let mut configurations: Vec<(String, Value)> = Vec::new();
+                let mut configurations: Vec<(Cow<'de, str>, Value)> = Vec::new();
                 let mut plugin_id = None;
                 let mut fingerprint = Field::Absent;
 
@@ -294,13 +343,14 @@ impl<'de> Deserialize<'de> for MaterialWire {
                     let key = key.0;
                     match key.as_ref() {
                         "type" if material_type.is_none() => {
-                            material_type = Some(map.next_value::<String>()?);
+                            material_type = Some(map.next_value::<Text>()?.0);
                         }
                         "plugin-id" if plugin_id.is_none() => {
-                            plugin_id = Some(map.next_value::<Option<String>>()?);
+                            plugin_id = Some(map.next_value::<Option<Text>>()?.map(|id| id.0));
                         }
                         "fingerprint" if matches!(fingerprint, Field::Absent) => {
-                            fingerprint = Field::Present(map.next_value::<Option<String>>()?);
+                            let value = map.next_value::<Option<Text>>()?;
+                            fingerprint = Field::Present(value.map(|text| text.0));
                         }
                         "type" | "plugin-id" | "fingerprint" => {
                             return Err(de::Error::custom("duplicate material key"));
@@ -310,7 +360,7 @@ impl<'de> Deserialize<'de> for MaterialWire {
                                 return Err(de::Error::custom("duplicate material key"));
                             }
                             let value = map.next_value::<Value>()?;
-                            configurations.push((key.into_owned(), value));
+                            configurations.push((key, value));
                         }
                         _ => {
                             map.next_value::<Value>()?;
@@ -338,8 +388,8 @@ struct Reader {
 }
 
 impl Reader {
-    fn event(&self, pipeline: PipelineWire) -> Option<StageEvent> {
-        let label = pipeline.label.nullable(self.version >= ApiVersion::V2)?;
+    fn event<'a>(&self, pipeline: PipelineWire<'a>) -> Option<StageEvent<'a>> {
+        let label = text(pipeline.label.nullable(self.version >= ApiVersion::V2)?);
         let build_cause = pipeline
             .build_cause
             .into_iter()
@@ -349,21 +399,21 @@ impl Reader {
 
         Some(StageEvent {
             pipeline: PipelineRun {
-                name: pipeline.name,
+                name: pipeline.name.0,
                 counter: parse_counter(&pipeline.counter.0)?,
                 label,
-                group: pipeline.group.required()?,
+                group: text(pipeline.group.required()?),
             },
             stage,
             jobs,
             build_cause,
             source: EventSource::Nested {
-                api_version: self.version.as_str().to_string(),
+                api_version: Cow::Borrowed(self.version.as_str()),
             },
         })
     }
 
-    fn stage(&self, stage: StageWire) -> Option<(StageRun, Vec<Job>)> {
+    fn stage<'a>(&self, stage: StageWire<'a>) -> Option<(StageRun<'a>, Vec<Job<'a>>)> {
         let from_v4 = self.version >= ApiVersion::V4;
         // GoCD sends 0 when the stage has no upstream stage in the pipeline run.
         let previous_stage_counter = match stage.previous_stage_counter {
@@ -378,13 +428,13 @@ impl Reader {
             .collect::<Option<Vec<_>>>()?;
 
         let run = StageRun {
-            name: stage.name,
+            name: stage.name.0,
             counter: parse_counter(&stage.counter.0)?,
             state: StageState::from_wire_name(&stage.state.0)?,
             result: StageResult::from_wire_name(&stage.result.0)?,
-            approval_type: stage.approval_type.required()?,
-            approved_by: stage.approved_by.required()?,
-            previous_stage_name: stage.previous_stage_name.nullable(from_v4)?,
+            approval_type: text(stage.approval_type.required()?),
+            approved_by: text(stage.approved_by.required()?),
+            previous_stage_name: text(stage.previous_stage_name.nullable(from_v4)?),
             previous_stage_counter,
             create_time: self.date(stage.create_time, true)?,
             last_transition_time: self.date(stage.last_transition_time, true)?,
@@ -392,19 +442,22 @@ impl Reader {
         Some((run, jobs))
     }
 
-    fn job(&self, job: JobWire) -> Option<Job> {
+    fn job<'a>(&self, job: JobWire<'a>) -> Option<Job<'a>> {
         Some(Job {
-            name: job.name,
-            state: job.state,
+            name: job.name.0,
+            state: job.state.0,
             result: StageResult::from_wire_name(&job.result.0)?,
             schedule_time: self.date(job.schedule_time, true)?,
             assign_time: self.date(job.assign_time, self.version >= ApiVersion::V2)?,
             complete_time: self.date(job.complete_time, true)?,
-            agent_uuid: job.agent_uuid.required()?,
+            agent_uuid: text(job.agent_uuid.required()?),
         })
     }
 
-    fn material_revision(&self, revision: MaterialRevisionWire) -> Option<MaterialRevision> {
+    fn material_revision<'a>(
+        &self,
+        revision: MaterialRevisionWire<'a>,
+    ) -> Option<MaterialRevision<'a>> {
         let material = revision.material;
         let fingerprint = if self.version >= ApiVersion::V4 {
             Some(material.fingerprint.required()??)
@@ -428,11 +481,11 @@ impl Reader {
         })
     }
 
-    fn modification(&self, modification: ModificationWire) -> Option<Modification> {
+    fn modification<'a>(&self, modification: ModificationWire<'a>) -> Option<Modification<'a>> {
         Some(Modification {
-            revision: modification.revision,
+            revision: modification.revision.0,
             modified_time: self.date(modification.modified_time, true)?,
-            data: modification.data.unwrap_or_default(),
+            data: modification.data.map(|data| data.0).unwrap_or_default(),
         })
     }
 
@@ -449,12 +502,11 @@ impl Reader {
 /// Picks the `<type>-configuration` object; absent or null give an empty object.
 fn configuration_of(
     material_type: &str,
-    configurations: Vec<(String, Value)>,
+    configurations: Vec<(Cow<'_, str>, Value)>,
 ) -> Option<Map<String, Value>> {
-    let key = format!("{material_type}-configuration");
     let value = configurations
         .into_iter()
-        .find(|(name, _)| *name == key)
+        .find(|(name, _)| name.strip_suffix("-configuration") == Some(material_type))
         .map(|(_, value)| value);
     match value {
         None | Some(Value::Null) => Some(Map::new()),

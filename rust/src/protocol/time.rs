@@ -36,7 +36,11 @@ impl DateFormat {
             DateFormat::LegacyLocal(zone) if suffix == "Z" => Some(resolve_local(zone, local)),
             DateFormat::Offset => {
                 let offset = parse_offset(suffix)?;
-                Some((local - Duration::seconds(i64::from(offset.local_minus_utc()))).and_utc())
+                // Servers that run on UTC, the common case, send +0000: nothing to subtract.
+                if offset.local_minus_utc() == 0 {
+                    return Some(local.and_utc());
+                }
+                Some(local.checked_sub_offset(offset)?.and_utc())
             }
             _ => None,
         }

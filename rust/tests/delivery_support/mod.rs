@@ -260,7 +260,7 @@ pub fn stage_event(
     stage: &str,
     stage_counter: u64,
     state: StageState,
-) -> StageEvent {
+) -> StageEvent<'static> {
     let result = match state {
         StageState::Passed => StageResult::Passed,
         StageState::Failed => StageResult::Failed,

@@ -10,7 +10,8 @@ final class NativeBridge {
     static final String LIBRARY_NAME = "herald";
 
     private static final Object LOCK = new Object();
-    private static boolean loaded;
+    /** Written under {@link #LOCK}; volatile so that requests after the first skip the lock. */
+    private static volatile boolean loaded;
     private static UnsatisfiedLinkError loadFailure;
 
     private NativeBridge() {
@@ -21,6 +22,9 @@ final class NativeBridge {
      * error at once instead of extracting the library again.
      */
     static void ensureLoaded() {
+        if (loaded) {
+            return;
+        }
         synchronized (LOCK) {
             if (loaded) {
                 return;
@@ -39,9 +43,7 @@ final class NativeBridge {
     }
 
     static boolean isLoaded() {
-        synchronized (LOCK) {
-            return loaded;
-        }
+        return loaded;
     }
 
     /** Returns the version of the Rust core, compared with {@link BuildInfo#version()} after loading. */

@@ -30,10 +30,12 @@ final class ServerState {
     private static final Logger LOGGER = Logger.getLoggerFor(ServerState.class);
 
     private final GoPluginIdentifier identifier;
+    // Written under this object's lock. Volatile so that a request can see without the lock that
+    // nothing needs fetching, which is the case for almost every request.
     private GoApplicationAccessor accessor;
-    private boolean settingsStale = true;
-    private long lastSettingsFetch;
-    private boolean serverInfoApplied;
+    private volatile boolean settingsStale = true;
+    private volatile long lastSettingsFetch;
+    private volatile boolean serverInfoApplied;
 
     ServerState(GoPluginIdentifier identifier) {
         this.identifier = identifier;
@@ -46,27 +48,40 @@ final class ServerState {
     }
 
     /** Fetches settings and server info if the rules above call for it. Runs before a request. */
-    synchronized void refreshBefore(String requestName, String apiVersion) {
-        if (accessor == null || requestName.startsWith("go.plugin-settings.")) {
+    void refreshBefore(String requestName, String apiVersion) {
+        if (!settingsStale && serverInfoApplied && !legacySettingsExpired(apiVersion)) {
             return;
         }
-        boolean legacyApi = "1.0".equals(apiVersion) || "2.0".equals(apiVersion);
-        boolean expired = legacyApi && System.nanoTime() - lastSettingsFetch > LEGACY_REFRESH_NANOS;
-        if (settingsStale || expired) {
-            fetchPluginSettings();
-        }
-        if (!serverInfoApplied) {
-            fetchServerInfo();
+        synchronized (this) {
+            if (accessor == null || requestName.startsWith("go.plugin-settings.")) {
+                return;
+            }
+            if (settingsStale || legacySettingsExpired(apiVersion)) {
+                fetchPluginSettings();
+            }
+            if (!serverInfoApplied) {
+                fetchServerInfo();
+            }
         }
     }
 
     /** Marks the settings for a fetch before the next request, if {@code requestName} may have changed them. */
-    synchronized void noteHandled(String requestName, String apiVersion) {
-        boolean legacyApi = "1.0".equals(apiVersion) || "2.0".equals(apiVersion);
+    void noteHandled(String requestName, String apiVersion) {
         if ("go.plugin-settings.plugin-settings-changed".equals(requestName)
-                || (legacyApi && "go.plugin-settings.validate-configuration".equals(requestName))) {
-            settingsStale = true;
+                || (isLegacyApi(apiVersion) && "go.plugin-settings.validate-configuration".equals(requestName))) {
+            synchronized (this) {
+                settingsStale = true;
+            }
         }
+    }
+
+    private static boolean isLegacyApi(String apiVersion) {
+        return "1.0".equals(apiVersion) || "2.0".equals(apiVersion);
+    }
+
+    /** API 1.0 and 2.0 servers never announce a settings change, so their settings expire. */
+    private boolean legacySettingsExpired(String apiVersion) {
+        return isLegacyApi(apiVersion) && System.nanoTime() - lastSettingsFetch > LEGACY_REFRESH_NANOS;
     }
 
     private void fetchPluginSettings() {

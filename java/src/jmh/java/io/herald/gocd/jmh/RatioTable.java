@@ -50,6 +50,9 @@ public final class RatioTable {
         for (JsonElement element : results) {
             JsonObject result = element.getAsJsonObject();
             String benchmark = result.get("benchmark").getAsString();
+            if (!benchmark.equals(NATIVE) && !benchmark.equals(BASELINE)) {
+                continue;
+            }
             String body = result.getAsJsonObject("params").get("body").getAsString();
             Figures figures = new Figures(result.getAsJsonObject("primaryMetric"));
             if (benchmark.equals(NATIVE)) {

@@ -138,14 +138,19 @@ public class PluginJarIntegrationTest {
 
     /** Loads the jar, runs {@code use}, and returns what the plugin API's Logger printed meanwhile. */
     private String pluginOutput(PluginUse use) throws Exception {
-        // Outside GoCD the plugin API's Logger has no logging service and prints to System.out.
+        // Outside GoCD the plugin API's Logger has no logging service: it prints debug and info
+        // records to System.out, warnings and errors to System.err.
         PrintStream stdout = System.out;
+        PrintStream stderr = System.err;
         ByteArrayOutputStream captured = new ByteArrayOutputStream();
         try (LoadedPlugin plugin = LoadedPlugin.load(jar, new FakeGoServer())) {
-            System.setOut(new PrintStream(captured, true, "UTF-8"));
+            PrintStream capture = new PrintStream(captured, true, "UTF-8");
+            System.setOut(capture);
+            System.setErr(capture);
             use.run(plugin);
         } finally {
             System.setOut(stdout);
+            System.setErr(stderr);
         }
         return captured.toString("UTF-8");
     }
