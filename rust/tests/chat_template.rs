@@ -23,12 +23,12 @@ const LIMIT: Duration = Duration::from_secs(20);
 const SITE_URL: &str = "http://gocd.test:8153/";
 
 /// Builds a failed run whose names carry mrkdwn markup, in group `apps&ops` with label `7-<rc>`.
-fn marked_up_event() -> StageEvent {
+fn marked_up_event() -> StageEvent<'static> {
     let mut event = stage_event("deploy<app>", 7, "build&test", 2, StageState::Failed);
-    event.pipeline.group = Some("apps&ops".to_string());
-    event.pipeline.label = Some("7-<rc>".to_string());
-    event.stage.approved_by = Some("ann<admin>".to_string());
-    event.jobs[1].name = "unit&<int>".to_string();
+    event.pipeline.group = Some("apps&ops".into());
+    event.pipeline.label = Some("7-<rc>".into());
+    event.stage.approved_by = Some("ann<admin>".into());
+    event.jobs[1].name = "unit&<int>".into();
     event
 }
 
