@@ -262,6 +262,7 @@ fn full_queue_rejects_new_events() {
             DeliveryError::QueueFull {
                 queued: 3,
                 max_count: 3,
+                needed: 1,
                 ..
             }
         ),
@@ -272,7 +273,11 @@ fn full_queue_rejects_new_events() {
         message.starts_with("delivery queue is full (3 deliveries"),
         "{message}"
     );
-    assert!(message.contains("this event was not queued"), "{message}");
+    assert!(
+        message.contains("this event needed 1 delivery ("),
+        "{message}"
+    );
+    assert!(message.contains("and was not queued"), "{message}");
     assert_eq!(engine.waiting()["audit"], 3, "queued events were dropped");
 }
 

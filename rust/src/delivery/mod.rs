@@ -52,6 +52,9 @@ pub enum DeliveryError {
         queued_bytes: u64,
         max_count: u64,
         max_bytes: u64,
+        /// Deliveries the rejected event needed: one per selected destination.
+        needed: u64,
+        needed_bytes: u64,
     },
     /// Reading or writing the queue folder failed.
     Io(String),
@@ -67,13 +70,17 @@ impl fmt::Display for DeliveryError {
                 queued_bytes,
                 max_count,
                 max_bytes,
+                needed,
+                needed_bytes,
             } => write!(
                 f,
-                "delivery queue is full ({}, {} MiB queued; limits {}, {} MiB): this event was not queued. Fix the failing destinations or raise the queue limits in the plugin settings.",
+                "delivery queue is full ({}, {} queued; limits {}, {}): this event needed {} ({}) and was not queued. Fix the failing destinations or raise the queue limits in the plugin settings.",
                 count_noun(*queued, "delivery", "deliveries"),
-                queued_bytes / (1024 * 1024),
+                mebibytes(*queued_bytes),
                 count_noun(*max_count, "delivery", "deliveries"),
-                max_bytes / (1024 * 1024)
+                mebibytes(*max_bytes),
+                count_noun(*needed, "delivery", "deliveries"),
+                mebibytes(*needed_bytes)
             ),
             DeliveryError::Io(message) => write!(f, "delivery queue error: {message}"),
             DeliveryError::Setup(message) => write!(f, "delivery setup error: {message}"),
@@ -84,6 +91,11 @@ impl fmt::Display for DeliveryError {
 impl std::error::Error for DeliveryError {}
 
 /// Formats a count with the singular or plural form of its noun: "1 event", "2 events".
+/// Formats a byte count in MiB with one decimal, as the queue limit setting is given in MiB.
+fn mebibytes(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
 pub(crate) fn count_noun(count: u64, singular: &str, plural: &str) -> String {
     let noun = if count == 1 { singular } else { plural };
     format!("{count} {noun}")
@@ -496,13 +508,21 @@ fn completed_outcome(event: &StageEvent) -> Option<RunOutcome> {
 }
 
 #[cfg(test)]
-mod count_noun_tests {
-    use super::count_noun;
+mod format_tests {
+    use super::{count_noun, mebibytes};
 
     #[test]
     fn count_noun_picks_singular_for_one() {
         assert_eq!(count_noun(0, "event", "events"), "0 events");
         assert_eq!(count_noun(1, "event", "events"), "1 event");
         assert_eq!(count_noun(2, "delivery", "deliveries"), "2 deliveries");
+    }
+
+    #[test]
+    fn mebibytes_keeps_one_decimal() {
+        assert_eq!(mebibytes(0), "0.0 MiB");
+        assert_eq!(mebibytes(3 * 1024), "0.0 MiB");
+        assert_eq!(mebibytes(1536 * 1024), "1.5 MiB");
+        assert_eq!(mebibytes(100 * 1024 * 1024), "100.0 MiB");
     }
 }

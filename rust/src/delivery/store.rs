@@ -169,6 +169,8 @@ impl Store {
                     queued_bytes: usage.bytes,
                     max_count: self.max_count,
                     max_bytes: self.max_bytes,
+                    needed: added_count,
+                    needed_bytes: added_bytes,
                 });
             }
             // Reserved now so concurrent writers cannot overshoot; released on failure below.
