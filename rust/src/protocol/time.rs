@@ -50,44 +50,44 @@ impl DateFormat {
 /// Splits `yyyy-MM-ddTHH:mm:ss.SSS<suffix>` into the date-time and the suffix, checking every
 /// character of the first 23.
 fn split_date_time(text: &str) -> Option<(NaiveDateTime, &str)> {
-    const SEPARATORS: [(usize, u8); 6] = [
-        (4, b'-'),
-        (7, b'-'),
-        (10, b'T'),
-        (13, b':'),
-        (16, b':'),
-        (19, b'.'),
-    ];
-    let bytes = text.as_bytes();
-    if bytes.len() < 23 {
-        return None;
-    }
-    if SEPARATORS
-        .iter()
-        .any(|&(position, separator)| bytes[position] != separator)
-    {
+    let bytes: &[u8; 23] = text.as_bytes().get(..23)?.try_into().ok()?;
+    let separators_match = bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes[10] == b'T'
+        && bytes[13] == b':'
+        && bytes[16] == b':'
+        && bytes[19] == b'.';
+    if !separators_match {
         return None;
     }
 
-    // The number ranges cover every byte of the first 23 that is not a separator, and
-    // `decimal` rejects anything but ASCII digits, so the slice at 23 is on a character boundary.
-    let number = |from: usize, to: usize| decimal(&bytes[from..to]);
-    let date = NaiveDate::from_ymd_opt(number(0, 4)? as i32, number(5, 7)?, number(8, 10)?)?;
+    // The digit pairs cover every byte of the first 23 that is not a separator, and `two_digits`
+    // rejects anything but ASCII digits, so the slice at 23 is on a character boundary.
+    let year = two_digits(bytes[0], bytes[1])? * 100 + two_digits(bytes[2], bytes[3])?;
+    let date = NaiveDate::from_ymd_opt(
+        year as i32,
+        two_digits(bytes[5], bytes[6])?,
+        two_digits(bytes[8], bytes[9])?,
+    )?;
+    let milliseconds = two_digits(bytes[20], bytes[21])? * 10 + digit(bytes[22])?;
     let date_time = date.and_hms_milli_opt(
-        number(11, 13)?,
-        number(14, 16)?,
-        number(17, 19)?,
-        number(20, 23)?,
+        two_digits(bytes[11], bytes[12])?,
+        two_digits(bytes[14], bytes[15])?,
+        two_digits(bytes[17], bytes[18])?,
+        milliseconds,
     )?;
     Some((date_time, &text[23..]))
 }
 
-/// Reads a short run of ASCII digits as a number, or returns `None` when another byte occurs.
-fn decimal(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0u32, |value, &byte| {
-        byte.is_ascii_digit()
-            .then(|| value * 10 + u32::from(byte - b'0'))
-    })
+/// Reads one ASCII digit, or returns `None` for any other byte.
+fn digit(byte: u8) -> Option<u32> {
+    let value = byte.wrapping_sub(b'0');
+    (value <= 9).then_some(u32::from(value))
+}
+
+/// Reads two ASCII digits as a number from 0 to 99.
+fn two_digits(tens: u8, ones: u8) -> Option<u32> {
+    Some(digit(tens)? * 10 + digit(ones)?)
 }
 
 /// Parses an offset written as `+hhmm` or `-hhmm`, as Java's `SimpleDateFormat` pattern `Z` writes it.
@@ -101,8 +101,8 @@ fn parse_offset(suffix: &str) -> Option<FixedOffset> {
         b'-' => -1,
         _ => return None,
     };
-    let hours = decimal(&bytes[1..3])? as i32;
-    let minutes = decimal(&bytes[3..5])? as i32;
+    let hours = two_digits(bytes[1], bytes[2])? as i32;
+    let minutes = two_digits(bytes[3], bytes[4])? as i32;
     if hours > 23 || minutes > 59 {
         return None;
     }
