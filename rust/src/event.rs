@@ -4,9 +4,9 @@
 //! form does not carry are `None` or empty. Serialized with serde, this is also the schema of the
 //! event-log lines and of the webhook payload's `event` object.
 //!
-//! Text fields are `Cow<'a, str>`: the fast parser borrows every string that GoCD sent without
-//! escape sequences from the request body, so a valid notification allocates little besides its
-//! lists. Events deserialized with serde own their text.
+//! Text fields are `Cow<'a, str>`, because the fast parser borrows every string that GoCD sent
+//! without escape sequences from the request body. A valid notification then allocates little
+//! besides its lists. Events deserialized with serde own their text.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

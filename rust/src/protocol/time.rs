@@ -36,7 +36,7 @@ impl DateFormat {
             DateFormat::LegacyLocal(zone) if suffix == "Z" => Some(resolve_local(zone, local)),
             DateFormat::Offset => {
                 let offset = parse_offset(suffix)?;
-                // Servers that run on UTC, the common case, send +0000: nothing to subtract.
+                // Servers that run on UTC send +0000, which needs no subtraction.
                 if offset.local_minus_utc() == 0 {
                     return Some(local.and_utc());
                 }
