@@ -1,6 +1,8 @@
 //! Response bodies for notification requests: `{"status": "success"}` or
 //! `{"status": "failure", "messages": [...]}` with unique messages.
 
+use std::collections::HashSet;
+
 use serde_json::json;
 
 use super::problem::{messages, Problem};
@@ -12,15 +14,28 @@ pub fn success() -> String {
     SUCCESS.to_owned()
 }
 
-/// Builds a failure body; repeated messages are listed once.
-pub fn failure<I: IntoIterator<Item = String>>(messages: I) -> String {
-    let mut unique: Vec<String> = Vec::new();
-    for message in messages {
-        if !unique.contains(&message) {
-            unique.push(message);
-        }
+/// Most messages a failure body or a log line lists; the rest are counted in one last message.
+pub const MAX_MESSAGES: usize = 20;
+
+/// Keeps the first [`MAX_MESSAGES`] messages and replaces the rest with `and N more problems`,
+/// so a body with thousands of problems gets an answer of bounded size.
+pub fn limit_messages(mut messages: Vec<String>) -> Vec<String> {
+    if messages.len() > MAX_MESSAGES {
+        let more = messages.len() - MAX_MESSAGES;
+        messages.truncate(MAX_MESSAGES);
+        messages.push(format!("and {more} more problems"));
     }
-    json!({ "status": "failure", "messages": unique }).to_string()
+    messages
+}
+
+/// Builds a failure body; repeated messages are listed once, and at most [`MAX_MESSAGES`].
+pub fn failure<I: IntoIterator<Item = String>>(messages: I) -> String {
+    let mut seen = HashSet::new();
+    let unique: Vec<String> = messages
+        .into_iter()
+        .filter(|message| seen.insert(message.clone()))
+        .collect();
+    json!({ "status": "failure", "messages": limit_messages(unique) }).to_string()
 }
 
 /// Builds the failure body that lists `problems`.
@@ -31,6 +46,21 @@ pub fn failure_for(problems: &[Problem]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limit_messages_counts_the_rest() {
+        let messages: Vec<String> = (0..25).map(|index| format!("problem {index}")).collect();
+        let limited = limit_messages(messages);
+        assert_eq!(limited.len(), MAX_MESSAGES + 1);
+        assert_eq!(limited[MAX_MESSAGES - 1], "problem 19");
+        assert_eq!(limited[MAX_MESSAGES], "and 5 more problems");
+    }
+
+    #[test]
+    fn limit_messages_keeps_short_lists() {
+        let messages = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(limit_messages(messages.clone()), messages);
+    }
 
     #[test]
     fn success_body_is_status_success() {
