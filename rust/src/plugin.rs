@@ -57,6 +57,10 @@ pub struct Plugin {
     /// application is logged at info level even when it equals the defaults.
     settings_applied: AtomicBool,
     server_info: RwLock<Arc<ServerInfo>>,
+    /// Why the stored settings were rejected the last time they were applied, or `None` when
+    /// they applied. Notification responses report it, because GoCD shows their messages as
+    /// server health messages and nothing else tells the admin.
+    rejected_settings: RwLock<Option<String>>,
     event_log: EventLog,
     delivery: Delivery,
 }
@@ -176,7 +180,8 @@ impl Plugin {
         };
 
         log::debug!("{}", describe_stage_event(&event));
-        let mut messages = self.record(&settings, protocol::STAGE_STATUS, &event);
+        let mut messages = self.rejected_settings_message();
+        messages.extend(self.record(&settings, protocol::STAGE_STATUS, &event));
         // The body parsed, so it is present.
         messages.extend(self.delivery.accept(&event, body.unwrap_or_default()));
         respond(messages)
@@ -192,9 +197,20 @@ impl Plugin {
         };
 
         log::debug!("{}", describe_agent_event(&event));
-        let mut messages = self.record(&settings, protocol::AGENT_STATUS, &event);
+        let mut messages = self.rejected_settings_message();
+        messages.extend(self.record(&settings, protocol::AGENT_STATUS, &event));
         messages.extend(self.delivery.accept_agent(&event, body.unwrap_or_default()));
         respond(messages)
+    }
+
+    /// Returns the rejection of the stored settings, if the last ones were rejected.
+    fn rejected_settings_message(&self) -> Vec<String> {
+        self.rejected_settings
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// Appends an accepted event to the event log when one is set. Returns the failure message,
@@ -216,11 +232,33 @@ impl Plugin {
         // GoCD ignores the body of this response and only logs a code other than 200.
         match self.apply_stored_settings(body) {
             Ok(()) => Response::ok(json!({}).to_string()),
-            Err(messages) => Response::bad_request(messages),
+            Err(messages) => {
+                log::warn!(
+                    "Herald keeps its previous settings because the changed ones were rejected: {}",
+                    answer::limit_messages(messages.clone()).join("; ")
+                );
+                Response::bad_request(messages)
+            }
         }
     }
 
+    /// Applies stored settings and remembers whether they were rejected.
     fn apply_stored_settings(&self, body: Option<&[u8]>) -> Result<(), Vec<String>> {
+        let outcome = self.parse_and_apply_settings(body);
+        let rejection = outcome.as_ref().err().map(|messages| {
+            format!(
+                "Herald rejected its saved plugin settings and still uses the settings it had before (the defaults when none applied since the server started): {}. Correct them on the plugin settings page.",
+                answer::limit_messages(messages.clone()).join("; ")
+            )
+        });
+        *self
+            .rejected_settings
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = rejection;
+        outcome
+    }
+
+    fn parse_and_apply_settings(&self, body: Option<&[u8]>) -> Result<(), Vec<String>> {
         let values = settings::parse_stored_values(body).map_err(|problems| messages(&problems))?;
         let settings =
             Settings::from_values(&values).map_err(|problems| field_messages(&problems))?;
@@ -273,7 +311,7 @@ fn reject_notification(kind: &str, api_version: &str, problems: &[Problem]) -> R
     log::warn!(
         "rejected the {kind} notification (API {api_version}) with {}: {}",
         count_noun(messages.len() as u64, "problem", "problems"),
-        messages.join("; ")
+        answer::limit_messages(messages.clone()).join("; ")
     );
     Response::ok(answer::failure(messages))
 }

@@ -245,6 +245,54 @@ fn invalid_settings_keep_previous_ones() {
 }
 
 #[test]
+fn rejected_settings_reported_until_fixed() {
+    let plugin = Plugin::new();
+    let flat = fixture("stage-status/flat-example.json");
+    plugin
+        .apply_plugin_settings(Some(br#"{"delivery_chat_template": "{pipline}"}"#))
+        .unwrap_err();
+
+    let rejected = body_json(&plugin.handle("stage-status", "4.0", Some(&flat)));
+    assert_eq!(rejected["status"], "failure", "{rejected}");
+    let message = rejected["messages"][0].as_str().unwrap();
+    assert!(
+        message.starts_with("Herald rejected its saved plugin settings"),
+        "{message}"
+    );
+    assert!(
+        message.contains("delivery_chat_template: line 1, column 1: unknown placeholder"),
+        "{message}"
+    );
+
+    let agent = fixture("agent-status/api-4.0-building.json");
+    let agent_answer = body_json(&plugin.handle("agent-status", "4.0", Some(&agent)));
+    assert_eq!(agent_answer["status"], "failure", "{agent_answer}");
+
+    plugin
+        .apply_plugin_settings(Some(br#"{"delivery_chat_template": "{pipeline}"}"#))
+        .unwrap();
+    let fixed = body_json(&plugin.handle("stage-status", "4.0", Some(&flat)));
+    assert_eq!(fixed["status"], "success", "{fixed}");
+}
+
+#[test]
+fn rejected_settings_change_reported_too() {
+    let plugin = Plugin::new();
+    let flat = fixture("stage-status/flat-example.json");
+    let changed = br#"{"legacy_time_zone": "Asia/Atlantis"}"#;
+
+    let response = plugin.handle(
+        "go.plugin-settings.plugin-settings-changed",
+        "4.0",
+        Some(changed),
+    );
+    assert_eq!(response.code, 400);
+    let answer = body_json(&plugin.handle("stage-status", "4.0", Some(&flat)));
+    let message = answer["messages"][0].as_str().unwrap();
+    assert!(message.contains("Asia/Atlantis"), "{message}");
+}
+
+#[test]
 fn null_settings_restore_defaults() {
     let plugin = Plugin::new();
     plugin
