@@ -44,6 +44,7 @@ public final class Demo {
                     + "team-chat chat " + receiver.url("/hooks/chat"));
             settings.put("delivery_destination_secrets", "audit-hook=" + SECRET);
             settings.put("delivery_rules", "on=all -> audit-hook, team-chat");
+            settings.put("delivery_chat_template", "{title} {headline}\nResult: {result}, triggered by {trigger}");
             settings.put("delivery_queue_dir", queue.toString());
 
             FakeGoServer server = new FakeGoServer();
