@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 
 use crate::delivery::config::{self as delivery_config, Config as DeliveryConfig, SettingsField};
 use crate::delivery::SETTINGS_FIELDS as DELIVERY_FIELDS;
+use crate::protocol::answer;
 use crate::protocol::body::{as_object, decode_value};
 use crate::protocol::{Problem, AGENT_STATUS, STAGE_STATUS};
 
@@ -332,7 +333,9 @@ pub fn validate(values: &BTreeMap<String, String>) -> Vec<FieldProblem> {
             }
             continue;
         }
-        for message in (field.validate)(value) {
+        // A pasted template or rule list can have thousands of problems; the settings page
+        // shows the first few and how many more there are.
+        for message in answer::limit_messages((field.validate)(value)) {
             problems.push(field_problem(field.key, message));
         }
     }

@@ -542,3 +542,14 @@ fn from_values_rejects_bad_template() {
         }]
     );
 }
+
+#[test]
+fn validate_limits_problems_per_field() {
+    let template = "{x}".repeat(1300);
+    let problems = validate(&values(&[(delivery_config::CHAT_TEMPLATE, &template)]));
+    assert_eq!(problems.len(), answer::MAX_MESSAGES + 1);
+    assert_eq!(
+        problems.last().map(|problem| problem.message.as_str()),
+        Some("and 1280 more problems")
+    );
+}

@@ -134,6 +134,30 @@ fn blank_rendering_sends_builtin_message() {
     );
 }
 
+#[test]
+fn long_message_is_shortened_with_note() {
+    let name = "p".repeat(payload::MAX_CHAT_TEXT_CHARS);
+    let event = stage_event(&name, 3, "build", 1, StageState::Failed);
+    let template = stage_template("{pipeline} {pipeline}");
+
+    let body: Value =
+        serde_json::from_str(&placeholders::stage_chat_body(&template, &event, &[], None)).unwrap();
+    let text = body["text"].as_str().unwrap();
+    let (kept, note) = text.split_at(payload::MAX_CHAT_TEXT_CHARS);
+    assert!(kept
+        .chars()
+        .all(|character| character == 'p' || character == ' '));
+    let full_length = 2 * payload::MAX_CHAT_TEXT_CHARS + 1;
+    assert_eq!(
+        note,
+        format!("\n... (shortened by Herald from {full_length} characters)")
+    );
+
+    let built_in: Value =
+        serde_json::from_str(&payload::stage_chat_body(&event, &[], None)).unwrap();
+    assert!(built_in["text"].as_str().unwrap().ends_with("characters)"));
+}
+
 /// An agent that implements only the required methods, so the optional fields are empty.
 struct TestAgent {
     host_name: String,

@@ -220,6 +220,25 @@ pub fn escape_mrkdwn(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Most characters of a chat message's text. Slack documents that it truncates text over 40 000
+/// characters. Other Slack-compatible servers may accept less, and an event that a destination
+/// rejects ends up set aside, so a long text is cut here, with a note, and its start arrives.
+// NOTE: 16 000 is below Slack's documented 40 000 but was not checked against other servers.
+pub const MAX_CHAT_TEXT_CHARS: usize = 16_000;
+
+/// Builds `{"text": ...}`, cutting a text longer than [`MAX_CHAT_TEXT_CHARS`].
+pub(crate) fn chat_text_body(text: String) -> String {
+    let length = text.chars().count();
+    if length <= MAX_CHAT_TEXT_CHARS {
+        return json!({ "text": text }).to_string();
+    }
+    let mut shortened: String = text.chars().take(MAX_CHAT_TEXT_CHARS).collect();
+    shortened.push_str(&format!(
+        "\n... (shortened by Herald from {length} characters)"
+    ));
+    json!({ "text": shortened }).to_string()
+}
+
 /// Builds the Slack-compatible incoming webhook body (`{"text": ...}`) of a stage event.
 pub fn stage_chat_body(event: &StageEvent, kinds: &[EventKind], site_url: Option<&str>) -> String {
     let title = stage_title(event, site_url);
@@ -230,7 +249,7 @@ pub fn stage_chat_body(event: &StageEvent, kinds: &[EventKind], site_url: Option
         lines.push(format!("Failed jobs: {}", failed_jobs.join(", ")));
     }
 
-    json!({ "text": lines.join("\n") }).to_string()
+    chat_text_body(lines.join("\n"))
 }
 
 /// Returns `pipeline/counter/stage/counter`, escaped for mrkdwn, as a link to the stage page
@@ -266,7 +285,7 @@ pub fn agent_chat_body(event: &dyn AgentView) -> String {
         escape_mrkdwn(event.build_state()),
         escape_mrkdwn(event.agent_config_state()),
     );
-    json!({ "text": text }).to_string()
+    chat_text_body(text)
 }
 
 /// Returns the phrase for what happened to the stage, such as `failed`.

@@ -4,8 +4,6 @@
 //! Slack mrkdwn as in the built-in message, so they cannot add links or mentions. The template
 //! text itself is sent as written and may use mrkdwn (`*bold*`, `<url|text>`).
 
-use serde_json::json;
-
 use super::payload::{
     self, describe_trigger, escape_mrkdwn, failed_job_names, headline, stage_title, stage_url,
     AgentView,
@@ -58,7 +56,7 @@ pub fn stage_chat_body(
     if text.trim().is_empty() {
         return payload::stage_chat_body(event, kinds, site_url);
     }
-    json!({ "text": text }).to_string()
+    payload::chat_text_body(text)
 }
 
 /// Builds the Slack-compatible body of an agent event from a template, or the built-in message
@@ -68,7 +66,7 @@ pub fn agent_chat_body(template: &Template, event: &dyn AgentView) -> String {
     if text.trim().is_empty() {
         return payload::agent_chat_body(event);
     }
-    json!({ "text": text }).to_string()
+    payload::chat_text_body(text)
 }
 
 /// Returns the value of a stage placeholder, or `None` for a name not in

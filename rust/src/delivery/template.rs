@@ -174,18 +174,35 @@ fn unclosed(open: Position) -> TemplateError {
 }
 
 fn unknown_message(name: &str, known: &[&'static str]) -> String {
-    let shortened: String = name.chars().take(MAX_NAME_IN_MESSAGE).collect();
-    let ellipsis = if shortened.len() < name.len() {
+    let kept: Vec<char> = name.chars().take(MAX_NAME_IN_MESSAGE).collect();
+    let ellipsis = if kept.len() < name.chars().count() {
         "..."
     } else {
         ""
     };
+    let shortened: String = kept.into_iter().map(visible).collect();
     let mut message = format!("unknown placeholder {{{shortened}{ellipsis}}}");
     if let Some(suggestion) = closest_name(name, known) {
         message.push_str(&format!(" (did you mean {{{suggestion}}}?)"));
     }
     message.push_str(&format!("; known placeholders: {}", list_names(known)));
     message
+}
+
+/// Writes control characters and the invisible formatting characters that reorder or hide
+/// text (bidirectional controls, zero-width characters) as `\u{...}`, so a message shows what the
+/// admin typed instead of acting on the log or the page.
+fn visible(character: char) -> String {
+    let invisible = character.is_control()
+        || matches!(
+            character,
+            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+        );
+    if invisible {
+        format!("\\u{{{:04X}}}", u32::from(character))
+    } else {
+        character.to_string()
+    }
 }
 
 fn list_names(known: &[&'static str]) -> String {

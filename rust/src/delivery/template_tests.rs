@@ -277,3 +277,23 @@ fn edit_distance_counts_characters() {
     assert_eq!(edit_distance("é", "e"), 1);
     assert_eq!(edit_distance("", "abc"), 3);
 }
+
+#[test]
+fn unknown_name_shows_invisible_characters_escaped() {
+    let places = error_places("{pipe\u{202E}line} {a\u{1B}[31m}");
+    assert_eq!(places.len(), 2, "{places:?}");
+    assert!(
+        places[0]
+            .2
+            .starts_with("unknown placeholder {pipe\\u{202E}line}"),
+        "{}",
+        places[0].2
+    );
+    assert!(
+        places[1]
+            .2
+            .starts_with("unknown placeholder {a\\u{001B}[31m}"),
+        "{}",
+        places[1].2
+    );
+}
