@@ -1,11 +1,11 @@
 //! Routes `log` records to GoCD's plugin log while the plugin is loaded, else to `env_logger`.
 //!
 //! Inside GoCD, Herald's records up to the plugin's log level in GoCD (info unless the
-//! `plugin.herald.notifier.log.level` system property says otherwise) and other crates' records at
+//! `plugin.herald.notifier.log.level` system property sets another) and other crates' records at
 //! warn and above go to the static method `io.herald.gocd.NativeLog.log(int, String)`, which
-//! writes them through the plugin API's `Logger`. Other crates' info and debug records go to `env_logger`, configured with
-//! `RUST_LOG`, and so does every record without a JVM (cargo tests, tools) or between `stop` and
-//! the next `start`.
+//! writes them through the plugin API's `Logger`. Other crates' info and debug records go to
+//! `env_logger`, configured with `RUST_LOG`, and so does every record without a JVM (cargo tests,
+//! tools) or between `stop` and the next `start`.
 
 use std::sync::{LazyLock, Once, RwLock};
 
