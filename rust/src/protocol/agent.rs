@@ -9,16 +9,23 @@ use crate::event::AgentEvent;
 /// API versions in which GoCD sends `agent-status`.
 pub const AGENT_STATUS_VERSIONS: [ApiVersion; 2] = [ApiVersion::V3, ApiVersion::V4];
 
-/// Parses an `agent-status` body; unknown keys are ignored. On failure, returns every problem found.
+/// Parses an `agent-status` body. Unknown keys are ignored, but a key repeated in any object of
+/// the body is a problem. On failure, returns every problem found.
 pub fn parse_agent_status(
     body: Option<&[u8]>,
     api_version: &str,
 ) -> Result<AgentEvent, Vec<Problem>> {
-    let object = decode_object(body).map_err(|problem| vec![problem])?;
-    let version = ApiVersion::parse_or_problem(api_version, &AGENT_STATUS_VERSIONS)
-        .map_err(|problem| vec![problem])?;
-    let agent = Fields::new(&object, "");
-    let mut problems = Vec::new();
+    let decoded = decode_object(body).map_err(|problem| vec![problem])?;
+    // Repeated keys come first, and the fields are read with the last value of each.
+    let mut problems = decoded.duplicate_keys;
+    let version = match ApiVersion::parse_or_problem(api_version, &AGENT_STATUS_VERSIONS) {
+        Ok(version) => version,
+        Err(problem) => {
+            problems.push(problem);
+            return Err(problems);
+        }
+    };
+    let agent = Fields::new(&decoded.object, "");
 
     let uuid = agent.string("uuid", &mut problems);
     let host_name = agent.nullable_string("host_name", Presence::Required, &mut problems);
@@ -124,6 +131,77 @@ mod tests {
         assert_eq!(
             problems_for(agent_body(), "1.0"),
             vec!["api-version: expected one of 3.0, 4.0, found \"1.0\""]
+        );
+    }
+
+    #[test]
+    fn agent_duplicate_key_is_reported() {
+        let text = agent_body().to_string().replacen("{", "{\"uuid\": 7, ", 1);
+        let problems: Vec<String> = parse_agent_status(Some(text.as_bytes()), "4.0")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(problems, vec!["uuid: duplicate key"]);
+
+        let inside_unknown = agent_body().to_string().replacen(
+            "{\"ignored\":true}",
+            "{\"ignored\":true,\"ignored\":false}",
+            1,
+        );
+        let problems: Vec<String> = parse_agent_status(Some(inside_unknown.as_bytes()), "4.0")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(problems, vec!["added-later.ignored: duplicate key"]);
+    }
+
+    #[test]
+    fn agent_duplicate_key_and_version_are_both_reported() {
+        let text = agent_body().to_string().replacen("{", "{\"uuid\": 7, ", 1);
+        let problems: Vec<String> = parse_agent_status(Some(text.as_bytes()), "2.0")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            problems,
+            vec![
+                "uuid: duplicate key",
+                "api-version: expected one of 3.0, 4.0, found \"2.0\""
+            ]
+        );
+    }
+
+    #[test]
+    fn agent_impossible_date_is_named() {
+        let mut body = agent_body();
+        body["transition_time"] = json!("2026-02-29T17:27:58.000+0100");
+        assert_eq!(
+            problems_for(body, "4.0"),
+            vec![
+                "transition_time: 2026-02-29 is not a date in the calendar, \
+                 found \"2026-02-29T17:27:58.000+0100\""
+            ]
+        );
+    }
+
+    #[test]
+    fn agent_byte_order_mark_is_named() {
+        let mut bytes = "\u{feff}".as_bytes().to_vec();
+        bytes.extend(agent_body().to_string().into_bytes());
+        let problems: Vec<String> = parse_agent_status(Some(&bytes), "4.0")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            problems,
+            vec![
+                "body: starts with a byte-order mark (U+FEFF), which GoCD request bodies do not \
+                 carry, expected JSON without it"
+            ]
         );
     }
 }

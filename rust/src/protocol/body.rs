@@ -2,16 +2,26 @@
 
 use serde_json::{Map, Value};
 
+use super::duplicate_keys;
 use super::problem::Problem;
 
 /// Path that problems about the body as a whole are reported under.
 pub const BODY: &str = "body";
 
-/// Decodes a request body that must be a JSON object.
+/// A notification body decoded into a JSON object.
+#[derive(Debug)]
+pub struct DecodedObject {
+    /// The object, in which a repeated key kept its last value.
+    pub object: Map<String, Value>,
+    /// One `<path>: duplicate key` problem for each repeated key in any object of the body.
+    pub duplicate_keys: Vec<Problem>,
+}
+
+/// Decodes a notification body that must be a JSON object, noting repeated keys.
 ///
 /// `None` is a null body from GoCD. Problems name the byte offset of invalid UTF-8 and the line
 /// and column where JSON parsing failed.
-pub fn decode_object(body: Option<&[u8]>) -> Result<Map<String, Value>, Problem> {
+pub fn decode_object(body: Option<&[u8]>) -> Result<DecodedObject, Problem> {
     parse_object(decode_text(body)?)
 }
 
@@ -39,6 +49,16 @@ pub(crate) fn decode_text(body: Option<&[u8]>) -> Result<&str, Problem> {
         )
     })?;
 
+    // GoCD hands the plugin each request body as a Java string of JSON, and the Java side of the
+    // plugin encodes it with `String.getBytes(UTF_8)`, which adds no byte-order mark.
+    if text.starts_with('\u{feff}') {
+        return Err(Problem::new(
+            BODY,
+            "starts with a byte-order mark (U+FEFF), which GoCD request bodies do not carry, \
+             expected JSON without it",
+        ));
+    }
+
     if text.trim().is_empty() {
         return Err(Problem::new(BODY, "empty, expected a JSON object"));
     }
@@ -47,25 +67,32 @@ pub(crate) fn decode_text(body: Option<&[u8]>) -> Result<&str, Problem> {
 
 /// Parses text that [`decode_text`] accepted into a JSON value.
 pub(crate) fn parse_value(text: &str) -> Result<Value, Problem> {
-    serde_json::from_str(text).map_err(|error| {
-        Problem::new(
-            BODY,
-            format!(
-                "invalid JSON at line {}, column {}: {}",
-                error.line(),
-                error.column(),
-                error_without_position(&error)
-            ),
-        )
-    })
+    serde_json::from_str(text).map_err(|error| invalid_json(&error))
 }
 
-/// Parses text that [`decode_text`] accepted into a JSON object.
-pub(crate) fn parse_object(text: &str) -> Result<Map<String, Value>, Problem> {
-    match parse_value(text)? {
-        Value::Object(object) => Ok(object),
+/// Parses text that [`decode_text`] accepted into a JSON object, noting repeated keys.
+pub(crate) fn parse_object(text: &str) -> Result<DecodedObject, Problem> {
+    let (value, duplicate_keys) =
+        duplicate_keys::parse_value(text).map_err(|error| invalid_json(&error))?;
+    match value {
+        Value::Object(object) => Ok(DecodedObject {
+            object,
+            duplicate_keys,
+        }),
         other => Err(Problem::expected(BODY, "a JSON object", &other)),
     }
+}
+
+fn invalid_json(error: &serde_json::Error) -> Problem {
+    Problem::new(
+        BODY,
+        format!(
+            "invalid JSON at line {}, column {}: {}",
+            error.line(),
+            error.column(),
+            error_without_position(error)
+        ),
+    )
 }
 
 /// Returns serde_json's description of `error` without its trailing " at line L column C".
@@ -147,7 +174,43 @@ mod tests {
 
     #[test]
     fn object_is_decoded() {
-        let object = decode_object(Some("{\"name\": \"构建\"}".as_bytes())).unwrap();
-        assert_eq!(object["name"], "构建");
+        let decoded = decode_object(Some("{\"name\": \"构建\"}".as_bytes())).unwrap();
+        assert_eq!(decoded.object["name"], "构建");
+        assert!(decoded.duplicate_keys.is_empty());
+    }
+
+    #[test]
+    fn repeated_keys_are_noted() {
+        let decoded =
+            decode_object(Some(b"{\"a\": 1, \"b\": {\"c\": 1, \"c\": 2}, \"a\": 3}")).unwrap();
+        assert_eq!(decoded.object["a"], 3);
+        let problems: Vec<String> = decoded
+            .duplicate_keys
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(problems, vec!["b.c: duplicate key", "a: duplicate key"]);
+    }
+
+    #[test]
+    fn byte_order_mark_is_named() {
+        let expected = "body: starts with a byte-order mark (U+FEFF), which GoCD request bodies \
+                        do not carry, expected JSON without it";
+        assert_eq!(problem_for(Some(b"\xef\xbb\xbf{}")), expected);
+        assert_eq!(problem_for(Some(b"\xef\xbb\xbf")), expected);
+        assert_eq!(
+            decode_value(Some(b"\xef\xbb\xbf[]"))
+                .unwrap_err()
+                .to_string(),
+            expected
+        );
+    }
+
+    #[test]
+    fn byte_order_mark_after_space_is_invalid_json() {
+        assert_eq!(
+            problem_for(Some(b" \xef\xbb\xbf{}")),
+            "body: invalid JSON at line 1, column 2: expected value"
+        );
     }
 }

@@ -6,8 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::problem::{quote, Problem};
-use super::time::DateFormat;
+use super::problem::{path_segment, quote, Problem};
+use super::time::{DateError, DateFormat};
 use crate::event::{StageResult, StageState};
 
 /// Enums whose values GoCD sends as fixed strings.
@@ -91,12 +91,14 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Returns the path of `key` inside this object, such as `pipeline.stage.name`.
+    /// Returns the path of `key` inside this object, such as `pipeline.stage.name`, with the key
+    /// quoted by [`path_segment`] unless it is a plain name.
     pub(crate) fn path_of(&self, key: &str) -> String {
+        let segment = path_segment(key);
         if self.path.is_empty() {
-            key.to_string()
+            segment.into_owned()
         } else {
-            format!("{}.{key}", self.path)
+            format!("{}.{segment}", self.path)
         }
     }
 
@@ -124,6 +126,16 @@ impl<'a> Fields<'a> {
         let expected = "a string";
         match self.value(key, Presence::Required, expected, problems)? {
             Value::String(text) => Some(text.clone()),
+            other => self.wrong(key, expected, other, problems),
+        }
+    }
+
+    /// Reads a name, such as a pipeline, stage or job name, that must be a non-empty string.
+    /// Event ids and stage URLs are built from names, so an empty one would leave a gap in them.
+    pub(crate) fn name(&self, key: &str, problems: &mut Vec<Problem>) -> Option<String> {
+        let expected = "a non-empty string";
+        match self.value(key, Presence::Required, expected, problems)? {
+            Value::String(text) if !text.is_empty() => Some(text.clone()),
             other => self.wrong(key, expected, other, problems),
         }
     }
@@ -235,18 +247,28 @@ impl<'a> Fields<'a> {
         format: DateFormat,
         problems: &mut Vec<Problem>,
     ) -> Option<DateTime<Utc>> {
-        let instant = format.parse(text);
-        if instant.is_none() {
-            problems.push(Problem::new(
-                self.path_of(key),
-                format!(
-                    "expected a date in the format {}, found {}",
-                    format.pattern(),
-                    quote(text)
-                ),
-            ));
-        }
-        instant
+        let message = match format.parse(text) {
+            Ok(instant) => return Some(instant),
+            Err(DateError::Format) => format!(
+                "expected a date in the format {}, found {}",
+                format.pattern(),
+                quote(text)
+            ),
+            Err(DateError::NotInCalendar { year, month, day }) => format!(
+                "{year:04}-{month:02}-{day:02} is not a date in the calendar, found {}",
+                quote(text)
+            ),
+            Err(DateError::NotATimeOfDay {
+                hour,
+                minute,
+                second,
+            }) => format!(
+                "{hour:02}:{minute:02}:{second:02} is not a time of day, found {}",
+                quote(text)
+            ),
+        };
+        problems.push(Problem::new(self.path_of(key), message));
+        None
     }
 
     /// Reads a field that must be a JSON object.

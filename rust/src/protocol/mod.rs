@@ -7,6 +7,7 @@
 pub mod agent;
 pub mod answer;
 pub mod body;
+mod duplicate_keys;
 mod fields;
 mod problem;
 pub mod stage;

@@ -1,5 +1,6 @@
 //! The one error type of the protocol layer.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
@@ -74,16 +75,78 @@ pub(crate) fn describe(value: &Value) -> String {
 }
 
 /// Quotes a string as JSON does, shortened to [`MAX_QUOTED_CHARS`] characters.
+///
+/// Besides what JSON escapes, control characters (DEL and U+0080 to U+009F included), bidi
+/// formatting characters and the line and paragraph separators are written as `\uXXXX`, so no
+/// message or log line carries them raw. The result is still a valid JSON string literal.
 pub(crate) fn quote(text: &str) -> String {
-    if text.chars().count() <= MAX_QUOTED_CHARS {
-        return Value::from(text).to_string();
+    let length = text.chars().count();
+    let mut quoted = String::with_capacity(text.len().min(4 * MAX_QUOTED_CHARS) + 2);
+    quoted.push('"');
+    for character in text.chars().take(MAX_QUOTED_CHARS) {
+        push_escaped(&mut quoted, character);
     }
-    let head: String = text.chars().take(MAX_QUOTED_CHARS).collect();
-    format!(
-        "{}... ({} characters)",
-        Value::from(head),
-        text.chars().count()
-    )
+    quoted.push('"');
+    if length > MAX_QUOTED_CHARS {
+        quoted.push_str(&format!("... ({length} characters)"));
+    }
+    quoted
+}
+
+/// Appends `character` to a JSON string literal, escaped where [`quote`] promises it.
+fn push_escaped(quoted: &mut String, character: char) {
+    match character {
+        '"' => quoted.push_str("\\\""),
+        '\\' => quoted.push_str("\\\\"),
+        '\n' => quoted.push_str("\\n"),
+        '\r' => quoted.push_str("\\r"),
+        '\t' => quoted.push_str("\\t"),
+        '\u{8}' => quoted.push_str("\\b"),
+        '\u{c}' => quoted.push_str("\\f"),
+        character if needs_unicode_escape(character) => {
+            let mut units = [0u16; 2];
+            for unit in character.encode_utf16(&mut units) {
+                quoted.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+        character => quoted.push(character),
+    }
+}
+
+/// Returns true for characters that could hide or reorder text in a terminal or log viewer.
+fn needs_unicode_escape(character: char) -> bool {
+    character.is_control()
+        || matches!(
+            character,
+            // Arabic letter mark, left-to-right and right-to-left marks, the embeddings and
+            // overrides U+202A to U+202E, and the isolates U+2066 to U+2069.
+            '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                // Line and paragraph separators, which some viewers show as line breaks.
+                | '\u{2028}'
+                | '\u{2029}'
+        )
+}
+
+/// Formats an object key as one segment of a field path such as `pipeline.stage.name`.
+///
+/// A plain name (ASCII letters, digits, `-` and `_`, at most [`MAX_QUOTED_CHARS`] characters)
+/// stays as it is. Any other key, the empty key included, is quoted and shortened by [`quote`], so
+/// a key can neither break a message up nor make it long.
+pub(crate) fn path_segment(key: &str) -> Cow<'_, str> {
+    let plain = !key.is_empty()
+        && key.len() <= MAX_QUOTED_CHARS
+        && key
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+    if plain {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(quote(key))
+    }
 }
 
 #[cfg(test)]
@@ -116,6 +179,44 @@ mod tests {
     #[test]
     fn quote_escapes_like_json() {
         assert_eq!(quote("a\"b\n"), "\"a\\\"b\\n\"");
+    }
+
+    #[test]
+    fn quote_escapes_controls_and_bidi_characters() {
+        assert_eq!(quote("a\u{1b}[0m"), "\"a\\u001b[0m\"");
+        assert_eq!(quote("\u{7f}\u{9b}"), "\"\\u007f\\u009b\"");
+        assert_eq!(quote("abc\u{202e}cba"), "\"abc\\u202ecba\"");
+        assert_eq!(quote("\u{2066}x\u{2069}"), "\"\\u2066x\\u2069\"");
+        assert_eq!(quote("a\u{2028}b"), "\"a\\u2028b\"");
+        assert_eq!(quote("構建 🚀"), "\"構建 🚀\"");
+    }
+
+    #[test]
+    fn quote_is_a_json_string() {
+        let text = "tab\t, quote \", backslash \\, esc \u{1b}, rlo \u{202e}, csi \u{9b}";
+        let quoted = quote(text);
+        assert_eq!(serde_json::from_str::<String>(&quoted).unwrap(), text);
+    }
+
+    #[test]
+    fn path_segment_keeps_plain_names() {
+        assert_eq!(path_segment("pipeline"), "pipeline");
+        assert_eq!(path_segment("build-cause"), "build-cause");
+        assert_eq!(path_segment("PR_ID2"), "PR_ID2");
+        assert_eq!(path_segment(&"a".repeat(60)), "a".repeat(60));
+    }
+
+    #[test]
+    fn path_segment_quotes_other_keys() {
+        assert_eq!(path_segment(""), "\"\"");
+        assert_eq!(path_segment("a.b"), "\"a.b\"");
+        assert_eq!(path_segment("a b"), "\"a b\"");
+        assert_eq!(path_segment("é"), "\"é\"");
+        assert_eq!(path_segment("x\ny"), "\"x\\ny\"");
+        assert_eq!(
+            path_segment(&"a".repeat(61)),
+            format!("\"{}\"... (61 characters)", "a".repeat(60))
+        );
     }
 
     #[test]

@@ -3,6 +3,9 @@
 //! Two forms exist, distinguished by shape. A body with a `pipeline` key is the nested form that
 //! released GoCD servers send. Any other object is the flat form of the original design, which is
 //! validated exactly: every field is required and no other field is allowed.
+//!
+//! In both forms a key repeated in any object of the body is a problem, and names (pipeline,
+//! stage and job) must not be empty.
 
 use std::borrow::Cow;
 
@@ -68,24 +71,33 @@ fn parse_value_walk(
     api_version: &str,
     legacy_zone: Tz,
 ) -> Result<StageEvent<'static>, Vec<Problem>> {
-    let object = parse_object(text).map_err(|problem| vec![problem])?;
-    let root = Fields::new(&object, "");
-    if object.contains_key("pipeline") {
-        let version = ApiVersion::parse_or_problem(api_version, &ApiVersion::ALL)
-            .map_err(|problem| vec![problem])?;
-        parse_nested(&root, version, legacy_zone)
+    let decoded = parse_object(text).map_err(|problem| vec![problem])?;
+    let root = Fields::new(&decoded.object, "");
+    // Repeated keys come first, and the fields are read with the last value of each.
+    let mut problems = decoded.duplicate_keys;
+    if decoded.object.contains_key("pipeline") {
+        match ApiVersion::parse_or_problem(api_version, &ApiVersion::ALL) {
+            Ok(version) => parse_nested(&root, version, legacy_zone, problems),
+            Err(problem) => {
+                problems.push(problem);
+                Err(problems)
+            }
+        }
     } else {
-        parse_flat(&root)
+        parse_flat(&root, problems)
     }
 }
 
-fn parse_flat(root: &Fields) -> Result<StageEvent<'static>, Vec<Problem>> {
-    let mut problems = Vec::new();
-    let pipeline_name = root.string("pipeline-name", &mut problems);
+/// Reads the flat form, adding to the `problems` found while decoding.
+fn parse_flat(
+    root: &Fields,
+    mut problems: Vec<Problem>,
+) -> Result<StageEvent<'static>, Vec<Problem>> {
+    let pipeline_name = root.name("pipeline-name", &mut problems);
     let pipeline_counter = root
         .integer("pipeline-counter", 1, Presence::Required, &mut problems)
         .flatten();
-    let stage_name = root.string("stage-name", &mut problems);
+    let stage_name = root.name("stage-name", &mut problems);
     let stage_counter = root.counter_string("stage-counter", &mut problems);
     let state = root.one_of::<StageState>("stage-state", &mut problems);
     let result = root.one_of::<StageResult>("stage-result", &mut problems);
@@ -94,7 +106,7 @@ fn parse_flat(root: &Fields) -> Result<StageEvent<'static>, Vec<Problem>> {
     for key in root.keys() {
         if !FLAT_FIELDS.contains(&key.as_str()) {
             problems.push(Problem::new(
-                key.as_str(),
+                root.path_of(key),
                 format!(
                     "unknown field, the flat stage-status body allows only {}",
                     FLAT_FIELDS.join(", ")
@@ -158,10 +170,12 @@ struct Nested {
     dates: DateFormat,
 }
 
+/// Reads the nested form, adding to the `problems` found while decoding.
 fn parse_nested(
     root: &Fields,
     version: ApiVersion,
     legacy_zone: Tz,
+    mut problems: Vec<Problem>,
 ) -> Result<StageEvent<'static>, Vec<Problem>> {
     let dates = if version >= ApiVersion::V3 {
         DateFormat::Offset
@@ -169,12 +183,11 @@ fn parse_nested(
         DateFormat::LegacyLocal(legacy_zone)
     };
     let nested = Nested { version, dates };
-    let mut problems = Vec::new();
 
     let Some(pipeline) = root.object("pipeline", &mut problems) else {
         return Err(problems);
     };
-    let name = pipeline.string("name", &mut problems);
+    let name = pipeline.name("name", &mut problems);
     let counter = pipeline.counter_string("counter", &mut problems);
     let label = pipeline.nullable_string(
         "label",
@@ -232,7 +245,7 @@ impl Nested {
         problems: &mut Vec<Problem>,
     ) -> Option<(StageRun<'static>, Vec<Job<'static>>)> {
         let from_v4 = Presence::required_if(self.version >= ApiVersion::V4);
-        let name = stage.string("name", problems);
+        let name = stage.name("name", problems);
         let counter = stage.counter_string("counter", problems);
         let approval_type = stage.nullable_string("approval-type", Presence::Required, problems);
         let approved_by = stage.nullable_string("approved-by", Presence::Required, problems);
@@ -273,7 +286,7 @@ impl Nested {
     }
 
     fn job(&self, job: &Fields, problems: &mut Vec<Problem>) -> Option<Job<'static>> {
-        let name = job.string("name", problems);
+        let name = job.name("name", problems);
         let schedule_time =
             job.optional_date("schedule-time", self.dates, Presence::Required, problems);
         let assign_time_presence = Presence::required_if(self.version >= ApiVersion::V2);

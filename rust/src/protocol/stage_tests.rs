@@ -309,7 +309,7 @@ fn nested_problems_are_all_reported() {
         vec![
             "pipeline.build-cause[3].modifications[0].revision: expected a string, found null",
             "pipeline.stage.jobs[0].result: expected one of Passed, Failed, Cancelled, Unknown, found \"Green\"",
-            "pipeline.stage.jobs[2].name: expected a string, found the number 7",
+            "pipeline.stage.jobs[2].name: expected a non-empty string, found the number 7",
         ]
     );
 }
@@ -424,6 +424,8 @@ fn replacements(original: &Value) -> Vec<Value> {
         json!("2026-03-23T17:27:58.000+0000"),
         json!("2026-03-23T17:27:58.000Z"),
         json!("2026-02-30T17:27:58.000+0000"),
+        json!("2026-03-23T24:00:00.000+0000"),
+        json!("2026-02-29T17:27:58.000Z"),
         json!([]),
         json!({}),
         json!({"url": "x"}),
@@ -489,8 +491,10 @@ fn fast_path_matches_value_walk_on_raw_texts() {
     let base = fixture("stage-status/api-4.0-passed.json").to_string();
     let nested = format!("{}1{}", "[".repeat(200), "]".repeat(200));
     let texts = [
-        // Duplicate keys: the Value walk keeps the last one.
+        // Duplicate keys, which both paths reject.
         base.replacen("{\"pipeline\":", "{\"pipeline\":1,\"pipeline\":", 1),
+        base.replacen("\"PR_ID\":", "\"PR_ID\":null,\"PR_ID\":", 1),
+        base.replacen("\"branch\":", "\"branch\":null,\"branch\":", 1),
         base.replacen("\"name\":", "\"name\":null,\"name\":", 1),
         base.replacen("\"type\":", "\"type\":1,\"type\":", 1),
         base.replacen(
@@ -549,4 +553,344 @@ fn nested_body_with_pipeline_key_last_still_parses() {
         ordered.map(|event| event.pipeline.name),
         reordered.map(|event| event.pipeline.name)
     );
+}
+
+/// Writes `value` as JSON text, repeating the first key of the object at `pointer` with `null`
+/// before its real value, so the real value is the one a `Value` would keep.
+fn text_repeating_first_key(value: &Value, pointer: &str) -> String {
+    fn write(value: &Value, current_pointer: &str, pointer: &str, out: &mut String) {
+        match value {
+            Value::Object(object) => {
+                out.push('{');
+                for (index, (key, child)) in object.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::from(key.as_str()).to_string());
+                    if index == 0 && current_pointer == pointer {
+                        out.push_str(":null,");
+                        out.push_str(&Value::from(key.as_str()).to_string());
+                    }
+                    out.push(':');
+                    let child_pointer = format!(
+                        "{current_pointer}/{}",
+                        key.replace('~', "~0").replace('/', "~1")
+                    );
+                    write(child, &child_pointer, pointer, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (index, child) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    write(child, &format!("{current_pointer}/{index}"), pointer, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(value, "", pointer, &mut out);
+    out
+}
+
+/// Turns a JSON pointer such as `/pipeline/jobs/0` into a message path such as `pipeline.jobs[0]`.
+fn message_path(value: &Value, pointer: &str) -> String {
+    let mut path = String::new();
+    let mut current = value;
+    for step in pointer.split('/').skip(1) {
+        match current {
+            Value::Array(items) => {
+                path.push_str(&format!("[{step}]"));
+                current = &items[step.parse::<usize>().unwrap()];
+            }
+            _ => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(step);
+                current = &current[step];
+            }
+        }
+    }
+    path
+}
+
+#[test]
+fn duplicate_key_in_any_object_is_rejected() {
+    let zone: Tz = "Europe/Berlin".parse().unwrap();
+    for name in [
+        "api-4.0-passed.json",
+        "api-1.0-building.json",
+        "flat-example.json",
+    ] {
+        let base = fixture(&format!("stage-status/{name}"));
+        let mut objects = vec![String::new()];
+        let mut all = Vec::new();
+        pointers(&base, String::new(), &mut all);
+        objects.extend(all.into_iter().filter(|pointer| {
+            base.pointer(pointer)
+                .unwrap()
+                .as_object()
+                .is_some_and(|object| !object.is_empty())
+        }));
+
+        for pointer in &objects {
+            let object = base.pointer(pointer).unwrap().as_object().unwrap();
+            let first_key = object.keys().next().unwrap();
+            let expected = match message_path(&base, pointer) {
+                path if path.is_empty() => format!("{first_key}: duplicate key"),
+                path => format!("{path}.{first_key}: duplicate key"),
+            };
+            let text = text_repeating_first_key(&base, pointer);
+            let version = if name.starts_with("api-1.0") {
+                "1.0"
+            } else {
+                "4.0"
+            };
+
+            let (fast_first, walk_only) = parse_both_ways(text.as_bytes(), version, zone);
+            let problems: Vec<String> = fast_first
+                .as_ref()
+                .expect_err("a repeated key is rejected")
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(problems, vec![expected], "{name} at {pointer:?}");
+            assert_eq!(fast_first, walk_only, "{name} at {pointer:?}");
+        }
+    }
+}
+
+#[test]
+fn duplicate_key_order_does_not_matter() {
+    let pipeline = fixture("stage-status/api-4.0-passed.json")["pipeline"].to_string();
+    let number_first = format!("{{\"pipeline\": 5, \"pipeline\": {pipeline}}}");
+    let number_last = format!("{{\"pipeline\": {pipeline}, \"pipeline\": 5}}");
+    let problems = |text: &str| -> Vec<String> {
+        parse_stage_status(Some(text.as_bytes()), "4.0", Tz::UTC)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    assert_eq!(problems(&number_first), vec!["pipeline: duplicate key"]);
+    assert_eq!(
+        problems(&number_last),
+        vec![
+            "pipeline: duplicate key",
+            "pipeline: expected an object, found the number 5"
+        ]
+    );
+}
+
+#[test]
+fn flat_duplicate_key_is_rejected() {
+    let text = flat_example()
+        .to_string()
+        .replacen("{", "{\"pipeline-name\": 5, ", 1);
+    let problems: Vec<String> = parse_stage_status(Some(text.as_bytes()), "4.0", Tz::UTC)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(problems, vec!["pipeline-name: duplicate key"]);
+}
+
+#[test]
+fn duplicate_key_inside_configuration_is_rejected() {
+    let base = fixture("stage-status/api-4.0-passed.json").to_string();
+    let text = base.replacen("\"branch\":", "\"branch\":\"x\",\"branch\":", 1);
+    assert_ne!(text, base);
+    let (fast_first, walk_only) = parse_both_ways(text.as_bytes(), "4.0", Tz::UTC);
+    let problems: Vec<String> = fast_first
+        .as_ref()
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        vec!["pipeline.build-cause[0].material.git-configuration.branch: duplicate key"]
+    );
+    assert_eq!(fast_first, walk_only);
+}
+
+#[test]
+fn duplicate_unknown_material_key_is_rejected() {
+    let base = fixture("stage-status/api-4.0-passed.json").to_string();
+    let text = base.replacen("\"type\":", "\"extra\":{\"a\":1},\"extra\":2,\"type\":", 1);
+    let (fast_first, walk_only) = parse_both_ways(text.as_bytes(), "4.0", Tz::UTC);
+    let problems: Vec<String> = fast_first
+        .as_ref()
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        vec!["pipeline.build-cause[0].material.extra: duplicate key"]
+    );
+    assert_eq!(fast_first, walk_only);
+
+    let nested_repeat = base.replacen("\"type\":", "\"extra\":{\"a\":1,\"a\":1},\"type\":", 1);
+    let (fast_first, walk_only) = parse_both_ways(nested_repeat.as_bytes(), "4.0", Tz::UTC);
+    assert_eq!(
+        fast_first.as_ref().unwrap_err()[0].to_string(),
+        "pipeline.build-cause[0].material.extra.a: duplicate key"
+    );
+    assert_eq!(fast_first, walk_only);
+}
+
+#[test]
+fn empty_names_are_rejected() {
+    let mut body = flat_example();
+    body["pipeline-name"] = json!("");
+    body["stage-name"] = json!("");
+    assert_eq!(
+        parse(&body, "4.0").unwrap_err(),
+        vec![
+            "pipeline-name: expected a non-empty string, found \"\"",
+            "stage-name: expected a non-empty string, found \"\"",
+        ]
+    );
+
+    let mut body = fixture("stage-status/api-4.0-passed.json");
+    body["pipeline"]["name"] = json!("");
+    body["pipeline"]["stage"]["name"] = json!("");
+    body["pipeline"]["stage"]["jobs"][1]["name"] = json!("");
+    assert_eq!(
+        parse(&body, "4.0").unwrap_err(),
+        vec![
+            "pipeline.name: expected a non-empty string, found \"\"",
+            "pipeline.stage.name: expected a non-empty string, found \"\"",
+            "pipeline.stage.jobs[1].name: expected a non-empty string, found \"\"",
+        ]
+    );
+}
+
+#[test]
+fn empty_name_is_rejected_by_both_paths() {
+    let zone = Tz::UTC;
+    for (name, pointer) in [
+        ("flat-example.json", "/pipeline-name"),
+        ("flat-example.json", "/stage-name"),
+        ("api-4.0-passed.json", "/pipeline/name"),
+        ("api-4.0-passed.json", "/pipeline/stage/name"),
+        ("api-4.0-passed.json", "/pipeline/stage/jobs/0/name"),
+    ] {
+        let mut body = fixture(&format!("stage-status/{name}"));
+        *body.pointer_mut(pointer).unwrap() = json!("");
+        let text = body.to_string();
+        let (fast_first, walk_only) = parse_both_ways(text.as_bytes(), "4.0", zone);
+        assert!(fast_first.is_err(), "{name} {pointer}");
+        assert_eq!(fast_first, walk_only, "{name} {pointer}");
+    }
+}
+
+#[test]
+fn impossible_dates_are_named() {
+    let mut body = fixture("stage-status/api-4.0-passed.json");
+    body["pipeline"]["stage"]["create-time"] = json!("2026-02-29T17:21:03.412+0000");
+    body["pipeline"]["stage"]["jobs"][0]["schedule-time"] = json!("2026-03-23T24:00:00.000+0000");
+    assert_eq!(
+        parse(&body, "4.0").unwrap_err(),
+        vec![
+            "pipeline.stage.create-time: 2026-02-29 is not a date in the calendar, \
+             found \"2026-02-29T17:21:03.412+0000\"",
+            "pipeline.stage.jobs[0].schedule-time: 24:00:00 is not a time of day, \
+             found \"2026-03-23T24:00:00.000+0000\"",
+        ]
+    );
+
+    let mut body = flat_example();
+    body["create-time"] = json!("2011-04-31T19:43:37.100Z");
+    assert_eq!(
+        parse(&body, "4.0").unwrap_err(),
+        vec!["create-time: 2011-04-31 is not a date in the calendar, found \"2011-04-31T19:43:37.100Z\""]
+    );
+}
+
+#[test]
+fn byte_order_mark_is_named() {
+    let mut body = vec![0xef, 0xbb, 0xbf];
+    body.extend(flat_example().to_string().into_bytes());
+    let problems: Vec<String> = parse_stage_status(Some(&body), "4.0", Tz::UTC)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        problems,
+        vec![
+            "body: starts with a byte-order mark (U+FEFF), which GoCD request bodies do not \
+              carry, expected JSON without it"
+        ]
+    );
+}
+
+#[test]
+fn unknown_keys_are_quoted_and_shortened() {
+    let mut body = flat_example();
+    let object = body.as_object_mut().unwrap();
+    object.insert("line\nbreak".to_string(), json!(1));
+    object.insert("\u{1b}[31mred".to_string(), json!(1));
+    object.insert("right\u{202e}left".to_string(), json!(1));
+    object.insert("k".repeat(3_000_000), json!(1));
+    object.insert("plain_name-2".to_string(), json!(1));
+
+    let allowed = FLAT_FIELDS.join(", ");
+    let mut paths: Vec<String> = parse(&body, "4.0")
+        .unwrap_err()
+        .iter()
+        .map(|message| {
+            let (path, rest) = message.split_once(": unknown field").unwrap();
+            assert_eq!(
+                rest,
+                format!(", the flat stage-status body allows only {allowed}")
+            );
+            path.to_string()
+        })
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        vec![
+            "\"\\u001b[31mred\"".to_string(),
+            format!("\"{}\"... (3000000 characters)", "k".repeat(60)),
+            "\"line\\nbreak\"".to_string(),
+            "\"right\\u202eleft\"".to_string(),
+            "plain_name-2".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn thousands_of_unknown_keys_give_short_answer() {
+    let mut body = flat_example();
+    let object = body.as_object_mut().unwrap();
+    for index in 0..5000 {
+        object.insert(format!("extra-{index:04}"), json!(index));
+    }
+    let bytes = body.to_string().into_bytes();
+    let problems = parse_stage_status(Some(&bytes), "4.0", Tz::UTC).unwrap_err();
+    assert_eq!(problems.len(), 5000);
+
+    let answer: Value =
+        serde_json::from_str(&super::super::answer::failure_for(&problems)).unwrap();
+    let listed = answer["messages"].as_array().unwrap();
+    assert_eq!(listed.len(), super::super::answer::MAX_MESSAGES + 1);
+    assert!(
+        listed[0]
+            .as_str()
+            .unwrap()
+            .starts_with("extra-0000: unknown field"),
+        "{}",
+        listed[0]
+    );
+    assert_eq!(listed.last().unwrap(), "and 4980 more problems");
 }

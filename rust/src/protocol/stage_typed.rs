@@ -21,6 +21,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::duplicate_keys::UniqueValue;
 use super::fields::{parse_counter, WireEnum};
 use super::time::DateFormat;
 use super::ApiVersion;
@@ -53,13 +54,13 @@ pub(crate) fn parse_flat(text: &str) -> Option<StageEvent<'_>> {
 
     Some(StageEvent {
         pipeline: PipelineRun {
-            name: flat.pipeline_name.0,
+            name: name(flat.pipeline_name)?,
             counter: pipeline_counter,
             label: None,
             group: None,
         },
         stage: StageRun {
-            name: flat.stage_name.0,
+            name: name(flat.stage_name)?,
             counter: parse_counter(&flat.stage_counter.0)?,
             state: StageState::from_wire_name(&flat.stage_state.0)?,
             result: StageResult::from_wire_name(&flat.stage_result.0)?,
@@ -67,7 +68,7 @@ pub(crate) fn parse_flat(text: &str) -> Option<StageEvent<'_>> {
             approved_by: None,
             previous_stage_name: None,
             previous_stage_counter: None,
-            create_time: Some(DateFormat::UtcZ.parse(&flat.create_time.0)?),
+            create_time: Some(DateFormat::UtcZ.parse(&flat.create_time.0).ok()?),
             last_transition_time: None,
         },
         jobs: Vec::new(),
@@ -109,8 +110,13 @@ fn text(value: Option<Text<'_>>) -> Option<Cow<'_, str>> {
     value.map(|text| text.0)
 }
 
+/// Unwraps a pipeline, stage or job name, or returns `None` when it is empty.
+fn name(value: Text<'_>) -> Option<Cow<'_, str>> {
+    Some(value.0).filter(|name| !name.is_empty())
+}
+
 /// The `data` object of a modification: string keys with string or null values. A repeated key
-/// keeps its last value, as in a `Value` object.
+/// fails the deserialization.
 struct Data<'a>(BTreeMap<Cow<'a, str>, Option<Cow<'a, str>>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
@@ -127,7 +133,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Data<'a> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Data<'de>, A::Error> {
                 let mut data = BTreeMap::new();
                 while let Some((key, value)) = map.next_entry::<Text, Option<Text>>()? {
-                    data.insert(key.0, text(value));
+                    if data.insert(key.0, text(value)).is_some() {
+                        return Err(de::Error::custom("duplicate data key"));
+                    }
                 }
                 Ok(Data(data))
             }
@@ -310,7 +318,8 @@ struct ModificationWire<'a> {
 
 /// A material as GoCD sends it: `type`, the `<type>-configuration` object, `plugin-id` and
 /// `fingerprint`. Other keys are read as JSON values (so the nesting limit applies) and dropped,
-/// which is what the slow path does with them.
+/// which is what the slow path does with them. A key repeated in the material or in any object
+/// inside it fails the deserialization.
 struct MaterialWire<'a> {
     material_type: Cow<'a, str>,
     /// Every `*-configuration` key with its value, because the type may come after them.
@@ -338,6 +347,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for MaterialWire<'a> {
                 let mut configurations: Vec<(Cow<'de, str>, Value)> = Vec::new();
                 let mut plugin_id = None;
                 let mut fingerprint = Field::Absent;
+                let mut other_keys: Vec<Cow<'de, str>> = Vec::new();
 
                 while let Some(key) = map.next_key::<Text>()? {
                     let key = key.0;
@@ -359,11 +369,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for MaterialWire<'a> {
                             if configurations.iter().any(|(known, _)| known == name) {
                                 return Err(de::Error::custom("duplicate material key"));
                             }
-                            let value = map.next_value::<Value>()?;
+                            let UniqueValue(value) = map.next_value()?;
                             configurations.push((key, value));
                         }
                         _ => {
-                            map.next_value::<Value>()?;
+                            if other_keys.contains(&key) {
+                                return Err(de::Error::custom("duplicate material key"));
+                            }
+                            map.next_value::<UniqueValue>()?;
+                            other_keys.push(key);
                         }
                     }
                 }
@@ -399,7 +413,7 @@ impl Reader {
 
         Some(StageEvent {
             pipeline: PipelineRun {
-                name: pipeline.name.0,
+                name: name(pipeline.name)?,
                 counter: parse_counter(&pipeline.counter.0)?,
                 label,
                 group: text(pipeline.group.required()?),
@@ -428,7 +442,7 @@ impl Reader {
             .collect::<Option<Vec<_>>>()?;
 
         let run = StageRun {
-            name: stage.name.0,
+            name: name(stage.name)?,
             counter: parse_counter(&stage.counter.0)?,
             state: StageState::from_wire_name(&stage.state.0)?,
             result: StageResult::from_wire_name(&stage.result.0)?,
@@ -444,7 +458,7 @@ impl Reader {
 
     fn job<'a>(&self, job: JobWire<'a>) -> Option<Job<'a>> {
         Some(Job {
-            name: job.name.0,
+            name: name(job.name)?,
             state: job.state.0,
             result: StageResult::from_wire_name(&job.result.0)?,
             schedule_time: self.date(job.schedule_time, true)?,
@@ -494,7 +508,7 @@ impl Reader {
         match field.nullable(required)? {
             None => Some(None),
             Some(text) if text.0.is_empty() => Some(None),
-            Some(text) => self.dates.parse(&text.0).map(Some),
+            Some(text) => self.dates.parse(&text.0).ok().map(Some),
         }
     }
 }

@@ -28,28 +28,76 @@ impl DateFormat {
         }
     }
 
-    /// Parses `text`, or returns `None` when it does not match the format or names no real date.
-    pub fn parse(self, text: &str) -> Option<DateTime<Utc>> {
-        let (local, suffix) = split_date_time(text)?;
-        match self {
-            DateFormat::UtcZ if suffix == "Z" => Some(local.and_utc()),
-            DateFormat::LegacyLocal(zone) if suffix == "Z" => Some(resolve_local(zone, local)),
-            DateFormat::Offset => {
-                let offset = parse_offset(suffix)?;
-                // Servers that run on UTC send +0000, which needs no subtraction.
-                if offset.local_minus_utc() == 0 {
-                    return Some(local.and_utc());
-                }
-                Some(local.checked_sub_offset(offset)?.and_utc())
-            }
-            _ => None,
+    /// Parses `text`, or returns why it is not a date of this format.
+    ///
+    /// The shape is checked first, so a text with the wrong suffix gets [`DateError::Format`]
+    /// even when its date does not exist either.
+    pub fn parse(self, text: &str) -> Result<DateTime<Utc>, DateError> {
+        let (digits, suffix) = split_date_time(text).ok_or(DateError::Format)?;
+        let offset = match self {
+            DateFormat::UtcZ | DateFormat::LegacyLocal(_) if suffix == "Z" => None,
+            DateFormat::Offset => Some(parse_offset(suffix).ok_or(DateError::Format)?),
+            _ => return Err(DateError::Format),
+        };
+        let local = digits.to_local()?;
+
+        match (self, offset) {
+            (DateFormat::LegacyLocal(zone), _) => Ok(resolve_local(zone, local)),
+            // Servers that run on UTC send +0000, which needs no subtraction.
+            (_, Some(offset)) if offset.local_minus_utc() != 0 => local
+                .checked_sub_offset(offset)
+                .map(|utc| utc.and_utc())
+                // Four-digit years lie far inside chrono's range, so this error cannot occur.
+                .ok_or(DateError::Format),
+            _ => Ok(local.and_utc()),
         }
     }
 }
 
-/// Splits `yyyy-MM-ddTHH:mm:ss.SSS<suffix>` into the date-time and the suffix, checking every
+/// Reason that a text is not a date of a [`DateFormat`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateError {
+    /// The text does not have the shape of the format.
+    Format,
+    /// The text has the shape, but names a day that does not exist, such as 2026-02-29.
+    NotInCalendar { year: u32, month: u32, day: u32 },
+    /// The text has the shape, but the hour, minute or second is out of range, such as 24:00:00.
+    NotATimeOfDay { hour: u32, minute: u32, second: u32 },
+}
+
+/// The numbers of `yyyy-MM-ddTHH:mm:ss.SSS`, not yet checked against the calendar.
+struct DateTimeDigits {
+    year: u32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    millisecond: u32,
+}
+
+impl DateTimeDigits {
+    /// Returns the local date-time, or the error naming the date or time that does not exist.
+    fn to_local(&self) -> Result<NaiveDateTime, DateError> {
+        let date = NaiveDate::from_ymd_opt(self.year as i32, self.month, self.day).ok_or(
+            DateError::NotInCalendar {
+                year: self.year,
+                month: self.month,
+                day: self.day,
+            },
+        )?;
+        date.and_hms_milli_opt(self.hour, self.minute, self.second, self.millisecond)
+            .ok_or(DateError::NotATimeOfDay {
+                hour: self.hour,
+                minute: self.minute,
+                second: self.second,
+            })
+    }
+}
+
+/// Splits `yyyy-MM-ddTHH:mm:ss.SSS<suffix>` into its numbers and the suffix, checking every
 /// character of the first 23.
-fn split_date_time(text: &str) -> Option<(NaiveDateTime, &str)> {
+fn split_date_time(text: &str) -> Option<(DateTimeDigits, &str)> {
     let bytes: &[u8; 23] = text.as_bytes().get(..23)?.try_into().ok()?;
     let separators_match = bytes[4] == b'-'
         && bytes[7] == b'-'
@@ -63,20 +111,16 @@ fn split_date_time(text: &str) -> Option<(NaiveDateTime, &str)> {
 
     // The digit pairs cover every byte of the first 23 that is not a separator, and `two_digits`
     // rejects anything but ASCII digits, so the slice at 23 is on a character boundary.
-    let year = two_digits(bytes[0], bytes[1])? * 100 + two_digits(bytes[2], bytes[3])?;
-    let date = NaiveDate::from_ymd_opt(
-        year as i32,
-        two_digits(bytes[5], bytes[6])?,
-        two_digits(bytes[8], bytes[9])?,
-    )?;
-    let milliseconds = two_digits(bytes[20], bytes[21])? * 10 + digit(bytes[22])?;
-    let date_time = date.and_hms_milli_opt(
-        two_digits(bytes[11], bytes[12])?,
-        two_digits(bytes[14], bytes[15])?,
-        two_digits(bytes[17], bytes[18])?,
-        milliseconds,
-    )?;
-    Some((date_time, &text[23..]))
+    let digits = DateTimeDigits {
+        year: two_digits(bytes[0], bytes[1])? * 100 + two_digits(bytes[2], bytes[3])?,
+        month: two_digits(bytes[5], bytes[6])?,
+        day: two_digits(bytes[8], bytes[9])?,
+        hour: two_digits(bytes[11], bytes[12])?,
+        minute: two_digits(bytes[14], bytes[15])?,
+        second: two_digits(bytes[17], bytes[18])?,
+        millisecond: two_digits(bytes[20], bytes[21])? * 10 + digit(bytes[22])?,
+    };
+    Some((digits, &text[23..]))
 }
 
 /// Reads one ASCII digit, or returns `None` for any other byte.
@@ -146,7 +190,7 @@ mod tests {
     fn utc_z_format_reads_utc() {
         assert_eq!(
             DateFormat::UtcZ.parse("2011-07-14T19:43:37.100Z"),
-            Some(utc("2011-07-14T19:43:37.100Z"))
+            Ok(utc("2011-07-14T19:43:37.100Z"))
         );
     }
 
@@ -159,31 +203,90 @@ mod tests {
             "2011-07-14T19:43:37.100",
             "2011-07-14T19:43:37.100+0000",
             "2011-07-14T19:43:37.100ZZ",
-            "2011-02-30T19:43:37.100Z",
-            "2011-07-14T24:00:00.000Z",
-            "2011-07-14T19:60:00.000Z",
-            "2011-07-14T19:43:60.000Z",
             "+011-07-14T19:43:37.100Z",
             "２０11-07-14T19:43:37.100Z",
             "",
         ] {
-            assert_eq!(DateFormat::UtcZ.parse(text), None, "{text}");
+            assert_eq!(
+                DateFormat::UtcZ.parse(text),
+                Err(DateError::Format),
+                "{text}"
+            );
         }
+    }
+
+    #[test]
+    fn missing_days_are_not_in_calendar() {
+        for (text, year, month, day) in [
+            ("2011-02-30T19:43:37.100Z", 2011, 2, 30),
+            ("2026-02-29T00:00:00.000Z", 2026, 2, 29),
+            ("2026-04-31T00:00:00.000Z", 2026, 4, 31),
+            ("2026-13-01T00:00:00.000Z", 2026, 13, 1),
+            ("2026-00-10T00:00:00.000Z", 2026, 0, 10),
+            ("2026-01-00T00:00:00.000Z", 2026, 1, 0),
+        ] {
+            assert_eq!(
+                DateFormat::UtcZ.parse(text),
+                Err(DateError::NotInCalendar { year, month, day }),
+                "{text}"
+            );
+        }
+        assert!(DateFormat::UtcZ.parse("2024-02-29T00:00:00.000Z").is_ok());
+        assert_eq!(
+            DateFormat::Offset.parse("2026-02-29T10:00:00.000+0100"),
+            Err(DateError::NotInCalendar {
+                year: 2026,
+                month: 2,
+                day: 29
+            })
+        );
+    }
+
+    #[test]
+    fn time_out_of_range_is_named() {
+        for (text, hour, minute, second) in [
+            ("2011-07-14T24:00:00.000Z", 24, 0, 0),
+            ("2011-07-14T19:60:00.000Z", 19, 60, 0),
+            ("2011-07-14T19:43:60.000Z", 19, 43, 60),
+        ] {
+            assert_eq!(
+                DateFormat::UtcZ.parse(text),
+                Err(DateError::NotATimeOfDay {
+                    hour,
+                    minute,
+                    second
+                }),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn shape_is_checked_before_calendar() {
+        // An API 3.0 date with the legacy `Z` suffix on a day that does not exist.
+        assert_eq!(
+            DateFormat::Offset.parse("2026-02-29T10:00:00.000Z"),
+            Err(DateError::Format)
+        );
+        assert_eq!(
+            DateFormat::UtcZ.parse("2026-02-29T10:00:00.000+0000"),
+            Err(DateError::Format)
+        );
     }
 
     #[test]
     fn offset_format_reads_offsets() {
         assert_eq!(
             DateFormat::Offset.parse("2026-03-23T17:27:58.000+0000"),
-            Some(utc("2026-03-23T17:27:58Z"))
+            Ok(utc("2026-03-23T17:27:58Z"))
         );
         assert_eq!(
             DateFormat::Offset.parse("2026-03-23T17:27:58.250+0530"),
-            Some(utc("2026-03-23T11:57:58.250Z"))
+            Ok(utc("2026-03-23T11:57:58.250Z"))
         );
         assert_eq!(
             DateFormat::Offset.parse("2026-03-23T17:27:58.000-0800"),
-            Some(utc("2026-03-24T01:27:58Z"))
+            Ok(utc("2026-03-24T01:27:58Z"))
         );
     }
 
@@ -197,7 +300,11 @@ mod tests {
             "2026-03-23T17:27:58.000 0000",
             "2026-03-23T17:27:58.000+000",
         ] {
-            assert_eq!(DateFormat::Offset.parse(text), None, "{text}");
+            assert_eq!(
+                DateFormat::Offset.parse(text),
+                Err(DateError::Format),
+                "{text}"
+            );
         }
     }
 
@@ -206,22 +313,25 @@ mod tests {
         let berlin = DateFormat::LegacyLocal(chrono_tz::Europe::Berlin);
         assert_eq!(
             berlin.parse("2026-01-15T10:00:00.000Z"),
-            Some(utc("2026-01-15T09:00:00Z"))
+            Ok(utc("2026-01-15T09:00:00Z"))
         );
         assert_eq!(
             berlin.parse("2026-07-15T10:00:00.000Z"),
-            Some(utc("2026-07-15T08:00:00Z"))
+            Ok(utc("2026-07-15T08:00:00Z"))
         );
         assert_eq!(
             DateFormat::LegacyLocal(chrono_tz::UTC).parse("2026-07-15T10:00:00.000Z"),
-            Some(utc("2026-07-15T10:00:00Z"))
+            Ok(utc("2026-07-15T10:00:00Z"))
         );
     }
 
     #[test]
     fn legacy_format_rejects_offsets() {
         let berlin = DateFormat::LegacyLocal(chrono_tz::Europe::Berlin);
-        assert_eq!(berlin.parse("2026-01-15T10:00:00.000+0100"), None);
+        assert_eq!(
+            berlin.parse("2026-01-15T10:00:00.000+0100"),
+            Err(DateError::Format)
+        );
     }
 
     #[test]
@@ -230,7 +340,7 @@ mod tests {
         let berlin = DateFormat::LegacyLocal(chrono_tz::Europe::Berlin);
         assert_eq!(
             berlin.parse("2026-10-25T02:30:00.000Z"),
-            Some(utc("2026-10-25T00:30:00Z"))
+            Ok(utc("2026-10-25T00:30:00Z"))
         );
     }
 
@@ -257,7 +367,7 @@ mod tests {
         let apia = DateFormat::LegacyLocal(chrono_tz::Pacific::Apia);
         assert_eq!(
             apia.parse("2011-12-30T12:00:00.000Z"),
-            Some(utc("2011-12-30T22:00:00Z"))
+            Ok(utc("2011-12-30T22:00:00Z"))
         );
     }
 }
