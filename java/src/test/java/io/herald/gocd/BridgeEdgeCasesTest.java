@@ -94,10 +94,16 @@ public class BridgeEdgeCasesTest {
     }
 
     @Test
-    public void malformedSettingsAreRejected() {
+    public void malformedSettingsAreRejected() throws Exception {
         String reason = NativeBridge.applyPluginSettings("not json".getBytes(StandardCharsets.UTF_8));
-
         assertNotNull(reason);
+
+        // Until settings apply again, every notification answer reports the rejection.
+        int[] code = new int[1];
+        String answer = new String(NativeBridge.handle("stage-status", "4.0", Fixtures.readBytes("stage-status/flat-example.json"), code),
+                StandardCharsets.UTF_8);
+        assertTrue(answer, answer.contains("Herald rejected its saved plugin settings"));
+        assertNull(NativeBridge.applyPluginSettings(null));
     }
 
     @Test

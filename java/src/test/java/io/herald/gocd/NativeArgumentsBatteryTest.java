@@ -103,6 +103,7 @@ public class NativeArgumentsBatteryTest {
     public void emptySettingsAreRejected() {
         assertNotNull(NativeBridge.applyPluginSettings(new byte[0]));
         assertNotNull(NativeBridge.applyServerInfo(new byte[0]));
+        assertRejectionReportedThenReset();
         assertStillServing();
     }
 
@@ -179,6 +180,7 @@ public class NativeArgumentsBatteryTest {
         assertNotNull(NativeBridge.applyPluginSettings(body));
         assertNotNull(NativeBridge.applyServerInfo(body));
         assertFailure(handleBytes("go.plugin-settings.validate-configuration", "4.0", body));
+        assertRejectionReportedThenReset();
         assertStillServing();
     }
 
@@ -199,6 +201,7 @@ public class NativeArgumentsBatteryTest {
             assertFailure(handleBytes("go.plugin-settings.validate-configuration", "4.0", body));
             assertNotNull(NativeBridge.applyPluginSettings(body));
             assertNotNull(NativeBridge.applyServerInfo(body));
+            assertRejectionReportedThenReset();
         }
         assertStillServing();
     }
@@ -233,6 +236,18 @@ public class NativeArgumentsBatteryTest {
         assertEquals(result.body, "failure", statusOf(result.body));
         assertTrue(result.body, result.code == 200 || result.code == 400 || result.code == 500);
         assertTrue(result.body, JsonParser.parseString(result.body).getAsJsonObject().getAsJsonArray("messages").size() > 0);
+    }
+
+    /**
+     * Checks that a valid notification now reports the rejected settings (GoCD shows it as a
+     * health message), then applies never-saved settings, so later checks start from the defaults.
+     */
+    private static void assertRejectionReportedThenReset() {
+        NativeResponse result = handleBytes("stage-status", "4.0", VALID_BODY);
+        assertEquals(result.body, "failure", statusOf(result.body));
+        assertTrue(result.body, result.body.contains("Herald rejected its saved plugin settings"));
+
+        assertNull(NativeBridge.applyPluginSettings(null));
     }
 
     private void assertStillServing() {
