@@ -98,7 +98,9 @@ fn written_back(template: &Template) -> String {
 
 /// Returns the character at a 1-based line and column, counting lines at `\n`.
 fn char_at(text: &str, line: usize, column: usize) -> Option<char> {
-    text.split('\n')
+    // `split_inclusive` keeps each line's `\n`, because a problem can point at a line break: the
+    // length limit points at the first character past it, whatever that character is.
+    text.split_inclusive('\n')
         .nth(line.checked_sub(1)?)?
         .chars()
         .nth(column.checked_sub(1)?)

@@ -297,3 +297,17 @@ fn unknown_name_shows_invisible_characters_escaped() {
         places[1].2
     );
 }
+
+#[test]
+fn length_error_can_point_at_line_break() {
+    // Found by the template fuzz target: the first character past the limit was a line break.
+    let text = format!("{}\nrest", "a".repeat(MAX_TEMPLATE_CHARS));
+    let places = error_places(&text);
+    assert_eq!(places.len(), 1, "{places:?}");
+    assert_eq!((places[0].0, places[0].1), (1, MAX_TEMPLATE_CHARS + 1));
+    assert!(
+        places[0].2.starts_with("the template has 4005 characters"),
+        "{}",
+        places[0].2
+    );
+}
