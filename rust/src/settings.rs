@@ -333,7 +333,7 @@ pub fn validate(values: &BTreeMap<String, String>) -> Vec<FieldProblem> {
             }
             continue;
         }
-        // A pasted template or rule list can have thousands of problems; the settings page
+        // A pasted template or rule list can have thousands of problems, so the settings page
         // shows the first few and how many more there are.
         for message in answer::limit_messages((field.validate)(value)) {
             problems.push(field_problem(field.key, message));

@@ -174,13 +174,13 @@ fn unclosed(open: Position) -> TemplateError {
 }
 
 fn unknown_message(name: &str, known: &[&'static str]) -> String {
-    let kept: Vec<char> = name.chars().take(MAX_NAME_IN_MESSAGE).collect();
-    let ellipsis = if kept.len() < name.chars().count() {
+    let name_start: Vec<char> = name.chars().take(MAX_NAME_IN_MESSAGE).collect();
+    let ellipsis = if name_start.len() < name.chars().count() {
         "..."
     } else {
         ""
     };
-    let shortened: String = kept.into_iter().map(visible).collect();
+    let shortened: String = name_start.into_iter().map(visible).collect();
     let mut message = format!("unknown placeholder {{{shortened}{ellipsis}}}");
     if let Some(suggestion) = closest_name(name, known) {
         message.push_str(&format!(" (did you mean {{{suggestion}}}?)"));

@@ -18,7 +18,7 @@ pub fn success() -> String {
 pub const MAX_MESSAGES: usize = 20;
 
 /// Keeps the first [`MAX_MESSAGES`] messages and replaces the rest with `and N more problems`,
-/// so a body with thousands of problems gets an answer of bounded size.
+/// so a body with thousands of problems gets a response of bounded size.
 pub fn limit_messages(mut messages: Vec<String>) -> Vec<String> {
     if messages.len() > MAX_MESSAGES {
         let more = messages.len() - MAX_MESSAGES;

@@ -98,7 +98,7 @@ public class BridgeEdgeCasesTest {
         String reason = NativeBridge.applyPluginSettings("not json".getBytes(StandardCharsets.UTF_8));
         assertNotNull(reason);
 
-        // Until settings apply again, every notification answer reports the rejection.
+        // Until settings apply again, every notification response reports the rejection.
         int[] code = new int[1];
         String answer = new String(NativeBridge.handle("stage-status", "4.0", Fixtures.readBytes("stage-status/flat-example.json"), code),
                 StandardCharsets.UTF_8);
