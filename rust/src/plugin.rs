@@ -57,9 +57,9 @@ pub struct Plugin {
     /// application is logged at info level even when it equals the defaults.
     settings_applied: AtomicBool,
     server_info: RwLock<Arc<ServerInfo>>,
-    /// Why the stored settings were rejected the last time they were applied, or `None` when
+    /// Reason the stored settings were rejected the last time they were applied, or `None` when
     /// they applied. Notification responses report it, because GoCD shows their messages as
-    /// server health messages and nothing else tells the admin.
+    /// server health messages, and no other place shows the rejection to the admin.
     rejected_settings: RwLock<Option<String>>,
     event_log: EventLog,
     delivery: Delivery,

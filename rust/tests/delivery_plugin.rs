@@ -455,7 +455,7 @@ fn invalid_delivery_settings_keep_engine() {
     assert_eq!(response.code, 400);
     assert!(plugin.delivery_running());
 
-    // The event is still delivered with the settings in force, and the answer reports the
+    // The event is still delivered with the settings in force, and the response reports the
     // rejected ones.
     let answer = stage_status(&plugin, &passed_body());
     assert_eq!(answer["status"], "failure", "{answer}");

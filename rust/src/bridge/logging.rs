@@ -1,9 +1,10 @@
 //! Routes `log` records to GoCD's plugin log while the plugin is loaded, else to `env_logger`.
 //!
-//! Inside GoCD, Herald's records up to the plugin's log level in GoCD (info unless the
-//! `plugin.herald.notifier.log.level` system property sets another) and other crates' records at
-//! warn and above go to the static method `io.herald.gocd.NativeLog.log(int, String)`, which
-//! writes them through the plugin API's `Logger`. Other crates' info and debug records go to
+//! Inside GoCD, two kinds of records go to the static method
+//! `io.herald.gocd.NativeLog.log(int, String)`, which writes them through the plugin API's
+//! `Logger`: Herald's records up to the plugin's log level in GoCD, and other crates' records at
+//! warn and above. The level is info unless the `plugin.herald.notifier.log.level` system
+//! property sets another. Other crates' info and debug records go to
 //! `env_logger`, configured with `RUST_LOG`, and so does every record without a JVM (cargo tests,
 //! tools) or between `stop` and the next `start`.
 

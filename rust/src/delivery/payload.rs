@@ -220,7 +220,7 @@ pub fn escape_mrkdwn(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// Most characters of a chat message's text. Slack documents that it truncates text over 40 000
+/// Maximum number of characters of a chat message's text. Slack documents that it truncates text over 40 000
 /// characters. Other Slack-compatible servers may accept less, and an event that a destination
 /// rejects ends up set aside, so a long text is cut here, with a note, and its start arrives.
 // NOTE: 16 000 is below Slack's documented 40 000 but was not checked against other servers.

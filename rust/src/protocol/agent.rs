@@ -80,8 +80,11 @@ mod tests {
     }
 
     fn problems_for(body: serde_json::Value, version: &str) -> Vec<String> {
-        let bytes = body.to_string().into_bytes();
-        parse_agent_status(Some(&bytes), version)
+        problems_for_text(&body.to_string(), version)
+    }
+
+    fn problems_for_text(text: &str, version: &str) -> Vec<String> {
+        parse_agent_status(Some(text.as_bytes()), version)
             .unwrap_err()
             .iter()
             .map(ToString::to_string)
@@ -137,11 +140,7 @@ mod tests {
     #[test]
     fn agent_duplicate_key_is_reported() {
         let text = agent_body().to_string().replacen("{", "{\"uuid\": 7, ", 1);
-        let problems: Vec<String> = parse_agent_status(Some(text.as_bytes()), "4.0")
-            .unwrap_err()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let problems = problems_for_text(&text, "4.0");
         assert_eq!(problems, vec!["uuid: duplicate key"]);
 
         let inside_unknown = agent_body().to_string().replacen(
@@ -149,22 +148,14 @@ mod tests {
             "{\"ignored\":true,\"ignored\":false}",
             1,
         );
-        let problems: Vec<String> = parse_agent_status(Some(inside_unknown.as_bytes()), "4.0")
-            .unwrap_err()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let problems = problems_for_text(&inside_unknown, "4.0");
         assert_eq!(problems, vec!["added-later.ignored: duplicate key"]);
     }
 
     #[test]
     fn agent_duplicate_key_and_version_are_both_reported() {
         let text = agent_body().to_string().replacen("{", "{\"uuid\": 7, ", 1);
-        let problems: Vec<String> = parse_agent_status(Some(text.as_bytes()), "2.0")
-            .unwrap_err()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let problems = problems_for_text(&text, "2.0");
         assert_eq!(
             problems,
             vec![

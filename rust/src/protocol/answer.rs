@@ -14,7 +14,7 @@ pub fn success() -> String {
     SUCCESS.to_owned()
 }
 
-/// Most messages a failure body or a log line lists; the rest are counted in one last message.
+/// Maximum number of messages a failure body or a log line lists. One last message counts the rest.
 pub const MAX_MESSAGES: usize = 20;
 
 /// Keeps the first [`MAX_MESSAGES`] messages and replaces the rest with `and N more problems`,
@@ -28,7 +28,7 @@ pub fn limit_messages(mut messages: Vec<String>) -> Vec<String> {
     messages
 }
 
-/// Builds a failure body; repeated messages are listed once, and at most [`MAX_MESSAGES`].
+/// Builds a failure body that lists each repeated message once, and at most [`MAX_MESSAGES`].
 pub fn failure<I: IntoIterator<Item = String>>(messages: I) -> String {
     let mut seen = HashSet::new();
     let unique: Vec<String> = messages

@@ -25,6 +25,21 @@ fn parse(body: &Value, version: &str) -> Result<StageEvent<'static>, Vec<String>
         .map_err(|problems| problems.iter().map(ToString::to_string).collect())
 }
 
+/// Returns the messages of a rejected body, and fails the test when the body was accepted.
+fn problem_texts(result: &Result<StageEvent<'_>, Vec<Problem>>) -> Vec<String> {
+    result
+        .as_ref()
+        .expect_err("the body is rejected")
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// Parses body bytes sent with API 4.0 and returns the messages of the rejection.
+fn problems_of(body: &[u8]) -> Vec<String> {
+    problem_texts(&parse_stage_status(Some(body), "4.0", Tz::UTC))
+}
+
 fn flat_example() -> Value {
     fixture("stage-status/flat-example.json")
 }
@@ -654,12 +669,7 @@ fn duplicate_key_in_any_object_is_rejected() {
             };
 
             let (fast_first, walk_only) = parse_both_ways(text.as_bytes(), version, zone);
-            let problems: Vec<String> = fast_first
-                .as_ref()
-                .expect_err("a repeated key is rejected")
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let problems = problem_texts(&fast_first);
             assert_eq!(problems, vec![expected], "{name} at {pointer:?}");
             assert_eq!(fast_first, walk_only, "{name} at {pointer:?}");
         }
@@ -671,16 +681,12 @@ fn duplicate_key_order_does_not_matter() {
     let pipeline = fixture("stage-status/api-4.0-passed.json")["pipeline"].to_string();
     let number_first = format!("{{\"pipeline\": 5, \"pipeline\": {pipeline}}}");
     let number_last = format!("{{\"pipeline\": {pipeline}, \"pipeline\": 5}}");
-    let problems = |text: &str| -> Vec<String> {
-        parse_stage_status(Some(text.as_bytes()), "4.0", Tz::UTC)
-            .unwrap_err()
-            .iter()
-            .map(ToString::to_string)
-            .collect()
-    };
-    assert_eq!(problems(&number_first), vec!["pipeline: duplicate key"]);
     assert_eq!(
-        problems(&number_last),
+        problems_of(number_first.as_bytes()),
+        vec!["pipeline: duplicate key"]
+    );
+    assert_eq!(
+        problems_of(number_last.as_bytes()),
         vec![
             "pipeline: duplicate key",
             "pipeline: expected an object, found the number 5"
@@ -693,12 +699,10 @@ fn flat_duplicate_key_is_rejected() {
     let text = flat_example()
         .to_string()
         .replacen("{", "{\"pipeline-name\": 5, ", 1);
-    let problems: Vec<String> = parse_stage_status(Some(text.as_bytes()), "4.0", Tz::UTC)
-        .unwrap_err()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    assert_eq!(problems, vec!["pipeline-name: duplicate key"]);
+    assert_eq!(
+        problems_of(text.as_bytes()),
+        vec!["pipeline-name: duplicate key"]
+    );
 }
 
 #[test]
@@ -707,12 +711,7 @@ fn duplicate_key_inside_configuration_is_rejected() {
     let text = base.replacen("\"branch\":", "\"branch\":\"x\",\"branch\":", 1);
     assert_ne!(text, base);
     let (fast_first, walk_only) = parse_both_ways(text.as_bytes(), "4.0", Tz::UTC);
-    let problems: Vec<String> = fast_first
-        .as_ref()
-        .unwrap_err()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let problems = problem_texts(&fast_first);
     assert_eq!(
         problems,
         vec!["pipeline.build-cause[0].material.git-configuration.branch: duplicate key"]
@@ -725,12 +724,7 @@ fn duplicate_unknown_material_key_is_rejected() {
     let base = fixture("stage-status/api-4.0-passed.json").to_string();
     let text = base.replacen("\"type\":", "\"extra\":{\"a\":1},\"extra\":2,\"type\":", 1);
     let (fast_first, walk_only) = parse_both_ways(text.as_bytes(), "4.0", Tz::UTC);
-    let problems: Vec<String> = fast_first
-        .as_ref()
-        .unwrap_err()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let problems = problem_texts(&fast_first);
     assert_eq!(
         problems,
         vec!["pipeline.build-cause[0].material.extra: duplicate key"]
@@ -819,13 +813,8 @@ fn impossible_dates_are_named() {
 fn byte_order_mark_is_named() {
     let mut body = vec![0xef, 0xbb, 0xbf];
     body.extend(flat_example().to_string().into_bytes());
-    let problems: Vec<String> = parse_stage_status(Some(&body), "4.0", Tz::UTC)
-        .unwrap_err()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     assert_eq!(
-        problems,
+        problems_of(&body),
         vec![
             "body: starts with a byte-order mark (U+FEFF), which GoCD request bodies do not \
               carry, expected JSON without it"
